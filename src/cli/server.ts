@@ -1,0 +1,95 @@
+// pendulum server and pendulum token: run the server; make API tokens on its host.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { PendulumError } from '../errors.js';
+import { dataPaths, loadServerConfig } from '../server/config.js';
+import { startServer } from '../server/main.js';
+import { openDatabase } from '../server/store/database.js';
+import { createStore } from '../server/store/index.js';
+import { print } from './common.js';
+
+// registerServer adds `server` and `token create`.
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description(
+      'run the pendulum server (SQLite and payloads under one data directory; nothing else to set up)',
+    )
+    .option('--config <file>', 'server.toml')
+    .option('--data-dir <dir>', 'data directory (default ./pendulum-data)')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7443)')
+    .addOption(
+      new Option('--admission <policy>', 'new devices: accept, or hold pending').choices([
+        'accept',
+        'pending',
+      ]),
+    )
+    .action(
+      async (options: {
+        config?: string;
+        dataDir?: string;
+        listen?: string;
+        admission?: 'accept' | 'pending';
+      }) => {
+        const config = await loadServerConfig(options.config, {
+          ...(options.dataDir === undefined ? {} : { data_dir: options.dataDir }),
+          ...(options.listen === undefined ? {} : { listen: options.listen }),
+          ...(options.admission === undefined ? {} : { admission: options.admission }),
+        });
+        const server = await startServer(config);
+        if (server.adminToken !== undefined) {
+          print(`admin token (shown once, keep it safe): ${server.adminToken}`);
+          print(`  export PENDULUM_TOKEN=${server.adminToken}`);
+        }
+        print(`pendulum server listening on ${server.address} (data in ${config.data_dir})`);
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await server.close();
+      },
+    );
+
+  program
+    .command('token')
+    .description('API tokens (run on the server host)')
+    .command('create')
+    .description("create an API token in the server's database and print it once")
+    .requiredOption('--name <name>', 'who or what uses it, e.g. ci')
+    .addOption(
+      new Option('--role <role>', 'what it may do')
+        .choices(['viewer', 'publisher', 'admin'])
+        .default('publisher'),
+    )
+    .option('--data-dir <dir>', "the server's data directory", './pendulum-data')
+    .action(
+      async (options: {
+        name: string;
+        role: 'viewer' | 'publisher' | 'admin';
+        dataDir: string;
+      }) => {
+        const config = await loadServerConfig(undefined, { data_dir: options.dataDir });
+        const store = createStore(await openDatabase({ path: dataPaths(config).database }));
+        try {
+          const { token } = await store.tokens.createApiToken({
+            name: options.name,
+            role: options.role,
+            now: new Date(),
+          });
+          await store.audit.append({
+            actor: 'local:cli',
+            action: 'token.create',
+            subject: options.name,
+            detail: { role: options.role },
+            now: new Date(),
+          });
+          print(token);
+        } catch (error) {
+          throw PendulumError.from(error, 'STORAGE_FAILED');
+        } finally {
+          await store.close();
+        }
+      },
+    );
+}

@@ -1,0 +1,29 @@
+// zod field types shared by the server and agent config schemas.
+import { z } from 'zod';
+import { parseDuration, parseSize } from './load.js';
+
+// duration is a config field written "30s" / "5m" / a number of ms, parsed to ms.
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `"${value}" is not a duration like "30s", "5m" or "250ms"`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+// size is a config field written "1MiB" / a number of bytes, parsed to bytes.
+export const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const bytes = parseSize(value);
+  if (bytes === undefined) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `"${value}" is not a size like "64KiB", "1MiB" or a byte count`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});

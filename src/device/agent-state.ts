@@ -1,0 +1,70 @@
+// What the agent persists in its journal, and how it is validated on load.
+import { z } from 'zod';
+import { errorCodes } from '../errors.js';
+import { deploymentStates } from '../wire/enums.js';
+import { machineStates } from './state-machine.js';
+
+const slotName = z.enum(['A', 'B']);
+
+// A deployment the agent has accepted after verifying its manifest.
+export const deploymentRecordSchema = z.object({
+  id: z.string(),
+  payloadId: z.string(),
+  version: z.string(),
+  sequence: z.number().int(),
+  sha256: z.string(),
+  size: z.number().int().nonnegative(),
+  targetSlot: slotName,
+  fromSlot: slotName,
+  fromVersion: z.string(),
+  bootAttempts: z.number().int().positive(),
+  confirmDeadlineMs: z.number().int().positive(),
+});
+export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
+
+const failureSchema = z.object({ code: z.enum(errorCodes), message: z.string() });
+export type Failure = z.infer<typeof failureSchema>;
+
+// A report waiting to reach the server; kept across reboots until acknowledged.
+export const reportSchema = z.object({
+  deploymentId: z.string(),
+  state: z.enum(deploymentStates),
+  bytesDone: z.number().int().nonnegative(),
+  bytesTotal: z.number().int().nonnegative(),
+  errorCode: z.string(),
+  message: z.string(),
+});
+export type PendingReport = z.infer<typeof reportSchema>;
+
+export const agentStateSchema = z.object({
+  format: z.literal(1),
+  // The release the device runs when nothing is in progress.
+  committed: z.object({
+    slot: slotName,
+    version: z.string(),
+    sequence: z.number().int().nonnegative(),
+  }),
+  // The newest verified trust root: base64 of the Signed envelope bytes.
+  trustRoot: z.string(),
+  // What the agent knows about each slot's content.
+  slots: z.object({
+    A: z.object({ status: z.enum(['good', 'invalid', 'unknown']), version: z.string() }),
+    B: z.object({ status: z.enum(['good', 'invalid', 'unknown']), version: z.string() }),
+  }),
+  machine: z.object({
+    name: z.enum(machineStates),
+    deployment: deploymentRecordSchema.optional(),
+    // Bytes written and synced to the target slot.
+    offset: z.number().int().nonnegative().default(0),
+    // When the trial boot was first seen (epoch ms); the confirm deadline counts from here.
+    verifyingSince: z.number().int().optional(),
+    failure: failureSchema.optional(),
+  }),
+  outbox: z.array(reportSchema),
+});
+export type AgentState = z.infer<typeof agentStateSchema>;
+
+// parseAgentState validates a journal's JSON; it throws a ZodError on mismatch.
+export function parseAgentState(value: unknown): AgentState {
+  return agentStateSchema.parse(value);
+}

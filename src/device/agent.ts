@@ -1,0 +1,76 @@
+// The agent's loop: resume whatever the journal says is in progress, poll
+// when idle, back off after errors, stop when told.
+import { PendulumError } from '../errors.js';
+import { isTrialPending, needsMarkGood } from './boot-state.js';
+import { step } from './install.js';
+import { poll } from './poll.js';
+import { type BackoffPolicy, backoffDelay, jittered, sleep } from './retry.js';
+import type { AgentRuntime } from './runtime.js';
+
+export interface LoopOptions {
+  // Run until idle with nothing offered, or until a reboot was requested.
+  readonly once: boolean;
+  readonly pollIntervalMs: number;
+  readonly jitter: number;
+  readonly backoff: BackoffPolicy;
+  // How long to wait for the system to go down after the reboot command.
+  readonly rebootGraceMs: number;
+}
+
+export type LoopResult = 'idle' | 'reboot' | 'stopped';
+
+// runAgent runs the agent until `once` is satisfied or the signal aborts.
+export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<LoopResult> {
+  await settleBoot(rt);
+  let interval = options.pollIntervalMs;
+  let failures = 0;
+  while (!rt.signal.aborted) {
+    try {
+      const outcome = await step(rt);
+      if (outcome === 'continue') continue;
+      if (outcome === 'reboot') {
+        if (options.once) return 'reboot';
+        await sleep(options.rebootGraceMs, rt.signal);
+        if (!rt.signal.aborted)
+          rt.log.error('still running after the reboot command; trying again');
+        continue;
+      }
+      interval = (await poll(rt)) ?? interval;
+      failures = 0;
+      if (rt.state.machine.name !== 'idle') continue;
+      if (options.once) return 'idle';
+      await sleep(jittered(interval, options.jitter), rt.signal);
+    } catch (error) {
+      if (rt.signal.aborted) break;
+      if (options.once) throw error;
+      failures++;
+      const delay = backoffDelay(failures, options.backoff);
+      const failure = PendulumError.from(error);
+      rt.log.warn({ code: failure.code, failures, retryInMs: delay }, `agent: ${failure.message}`);
+      await sleep(delay, rt.signal);
+    }
+  }
+  return 'stopped';
+}
+
+// settleBoot runs once per start: the running committed slot is confirmed to
+// the bootloader (RAUC's mark-good on every good boot), so power cuts during a
+// long download never use up its boot attempts. A pending trial is left alone.
+async function settleBoot(rt: AgentRuntime): Promise<void> {
+  const booted = await rt.bootloader.booted();
+  const { machine, committed } = rt.state;
+  if (machine.name === 'idle' && booted !== committed.slot) {
+    // The bootloader gave up on the committed slot; what runs now is what we have.
+    const version = rt.state.slots[booted].version || committed.version;
+    rt.log.warn(
+      { booted, committed: committed.slot },
+      `running slot ${booted}, not the committed ${committed.slot}; adopting it`,
+    );
+    await rt.save({ ...rt.state, committed: { ...committed, slot: booted, version } });
+  }
+  if (booted !== rt.state.committed.slot) return;
+  const state = await rt.bootloader.state();
+  const target = machine.deployment?.targetSlot;
+  if (machine.name === 'rebooting' && target !== undefined && isTrialPending(state, target)) return;
+  if (needsMarkGood(state, booted)) await rt.bootloader.markGood(booted);
+}

@@ -1,0 +1,125 @@
+// Every agent setting, limit and default, in one place; see README "Agent
+// configuration". Paths are resolved against the config file's directory.
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { duration, size } from '../config/fields.js';
+import { loadTomlFile } from '../config/load.js';
+
+const command = z.array(z.string().min(1)).min(1);
+
+const slotSchema = z.object({ type: z.literal('raw'), device: z.string().min(1) }).strict();
+
+const bootloaderSchema = z.discriminatedUnion('type', [
+  z
+    .object({ type: z.literal('simulated'), env: z.string().min(1), cmdline: z.string().min(1) })
+    .strict(),
+]);
+
+export const agentConfigSchema = z
+  .object({
+    server: z
+      .object({
+        // host:port of the pendulum server.
+        address: z.string().min(1),
+        // PEM CA bundle; when set the agent speaks TLS and checks the server against it.
+        ca: z.string().optional(),
+        // Deadline of each unary call.
+        call_timeout: duration.default('30s'),
+      })
+      .strict(),
+    device: z
+      .object({
+        class_id: z.string().min(1).max(128),
+        // Where the agent keeps its journal and (by default) its key: on the
+        // data partition shared by both slots, never inside a slot.
+        state_dir: z.string().min(1),
+        // The device's Ed25519 key; created on first start when missing.
+        key: z.string().optional(),
+        // The trust root provisioned at the factory (JSON of the signed envelope).
+        trust_root: z.string().min(1),
+        // What the factory image is, until the first update is committed.
+        factory_version: z.string().min(1).default('0.0.0'),
+        factory_sequence: z.number().int().nonnegative().default(0),
+        inventory: z.record(z.string()).default({}),
+      })
+      .strict(),
+    slots: z.object({ A: slotSchema, B: slotSchema }).strict(),
+    bootloader: bootloaderSchema,
+    poll: z
+      .object({
+        // Used until the server says otherwise.
+        interval: duration.default('5m'),
+        // ± fraction of the interval added at random, so a fleet does not poll in step.
+        jitter: z.number().min(0).max(1).default(0.2),
+        // Exponential backoff after errors, between these bounds.
+        backoff_min: duration.default('5s'),
+        backoff_max: duration.default('10m'),
+      })
+      .strict()
+      .default({}),
+    download: z
+      .object({
+        // Sync the slot and record the offset at least this often, for resume.
+        sync_every: size.default('8MiB'),
+        // Send a progress report at most this often.
+        progress_every: duration.default('2s'),
+      })
+      .strict()
+      .default({}),
+    reboot: z
+      .object({
+        command: command.default(['systemctl', 'reboot']),
+        timeout: duration.default('30s'),
+        // How long to wait for the system to go down after the command returns.
+        grace: duration.default('5m'),
+      })
+      .strict()
+      .default({}),
+    health: z
+      .object({
+        checks: z
+          .array(
+            z
+              .object({ name: z.string().min(1), command, timeout: duration.default('30s') })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({}),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  .strict();
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+
+// loadAgentConfig reads agent.toml and resolves its relative paths.
+export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+  const config = await loadTomlFile(path, agentConfigSchema);
+  const base = dirname(resolve(path));
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...config,
+    server: {
+      ...config.server,
+      ca: config.server.ca === undefined ? undefined : at(config.server.ca),
+    },
+    device: {
+      ...config.device,
+      state_dir: at(config.device.state_dir),
+      key: at(config.device.key ?? `${config.device.state_dir}/device.key`),
+      trust_root: at(config.device.trust_root),
+    },
+    slots: {
+      A: { ...config.slots.A, device: at(config.slots.A.device) },
+      B: { ...config.slots.B, device: at(config.slots.B.device) },
+    },
+    bootloader: {
+      ...config.bootloader,
+      env: at(config.bootloader.env),
+      cmdline: at(config.bootloader.cmdline),
+    },
+  };
+}

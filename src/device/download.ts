@@ -1,0 +1,99 @@
+// Stream a payload straight into the inactive slot while hashing it: no
+// temporary copy of the image, size and digest checked as bytes arrive, the
+// offset recorded after each sync so a killed agent resumes where it was.
+import { createHash, type Hash } from 'node:crypto';
+import { PendulumError } from '../errors.js';
+import type { DeploymentRecord } from './agent-state.js';
+import type { AgentRuntime } from './runtime.js';
+
+export interface DownloadHooks {
+  // Called after everything up to `offset` is durable in the slot.
+  readonly synced: (offset: number) => Promise<void>;
+  // Called as bytes arrive (throttle inside).
+  readonly progress: (offset: number) => void;
+}
+
+// downloadIntoSlot writes the payload from `offset` to its end and returns
+// once the whole slot prefix matches the manifest's size and digest.
+export async function downloadIntoSlot(
+  rt: AgentRuntime,
+  deployment: DeploymentRecord,
+  offset: number,
+  hooks: DownloadHooks,
+): Promise<void> {
+  const target = rt.slots[deployment.targetSlot];
+  const booted = rt.slots[deployment.fromSlot];
+  const hash = createHash('sha256');
+  // Resuming: the hash must cover what an earlier run already wrote.
+  if (offset > 0) await hashPrefix(rt, deployment, offset, hash);
+  const writer = await target.openWriter(offset, booted, rt.signal);
+  let closed = false;
+  try {
+    let unsynced = 0;
+    for await (const chunk of rt.source.download(
+      deployment.id,
+      deployment.payloadId,
+      offset,
+      rt.signal,
+    )) {
+      if (chunk.offset !== writer.position) {
+        throw new PendulumError(
+          'MALFORMED',
+          `payload chunk at offset ${chunk.offset}, expected ${writer.position}`,
+        );
+      }
+      if (writer.position + chunk.data.length > deployment.size) {
+        throw new PendulumError(
+          'SIZE_MISMATCH',
+          `payload stream is longer than the ${deployment.size} bytes the manifest says`,
+          {
+            context: { expected: deployment.size, received: writer.position + chunk.data.length },
+          },
+        );
+      }
+      hash.update(chunk.data);
+      await writer.write(chunk.data);
+      unsynced += chunk.data.length;
+      if (unsynced >= rt.settings.syncEveryBytes) {
+        await writer.sync();
+        unsynced = 0;
+        await hooks.synced(writer.position);
+      }
+      hooks.progress(writer.position);
+    }
+    if (writer.position !== deployment.size) {
+      throw new PendulumError(
+        'SIZE_MISMATCH',
+        `payload stream ended at ${writer.position} of ${deployment.size} bytes`,
+        {
+          context: { expected: deployment.size, received: writer.position },
+        },
+      );
+    }
+    closed = true;
+    await writer.close();
+  } finally {
+    if (!closed) await writer.close().catch(() => undefined);
+  }
+  const digest = hash.digest('hex');
+  if (digest !== deployment.sha256) {
+    throw new PendulumError(
+      'DIGEST_MISMATCH',
+      `payload SHA-256 ${digest} is not the manifest's ${deployment.sha256}`,
+      {
+        context: { expected: deployment.sha256, actual: digest },
+      },
+    );
+  }
+  await hooks.synced(writer.position);
+}
+
+async function hashPrefix(
+  rt: AgentRuntime,
+  deployment: DeploymentRecord,
+  length: number,
+  hash: Hash,
+): Promise<void> {
+  for await (const chunk of rt.slots[deployment.targetSlot].read(0, length, rt.signal))
+    hash.update(chunk);
+}

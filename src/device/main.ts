@@ -1,0 +1,159 @@
+// The agent's composition root: build the adapters the config names, load
+// (or start) the journal, run the loop.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toBinary } from '@bufbuild/protobuf';
+import { type Logger, pino } from 'pino';
+import { PendulumError } from '../errors.js';
+import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
+import { parseSignedFile, verifyPinnedTrustRoot } from '../trust/index.js';
+import { type LoopResult, runAgent } from './agent.js';
+import { type AgentState, parseAgentState } from './agent-state.js';
+import { createBootloader } from './bootloaders/registry.js';
+import type { AgentConfig } from './config.js';
+import { loadOrCreateDeviceKey } from './device-key.js';
+import { runHealthChecks } from './health.js';
+import { createJournal } from './journal.js';
+import type { AgentRuntime } from './runtime.js';
+import { createSlot } from './slots/registry.js';
+import type { SlotName } from './slots/slot.js';
+import { createGrpcSource } from './source/grpc.js';
+import { runTool } from './tools.js';
+
+export interface AgentRunOptions {
+  readonly once: boolean;
+  readonly signal: AbortSignal;
+  readonly log?: Logger;
+}
+
+// runAgentFromConfig starts the agent described by an agent.toml.
+export async function runAgentFromConfig(
+  config: AgentConfig,
+  options: AgentRunOptions,
+): Promise<LoopResult> {
+  const log =
+    options.log ?? pino({ level: config.log_level }, pino.destination({ fd: 2, sync: true }));
+  await mkdir(config.device.state_dir, { recursive: true });
+  const key = await loadOrCreateDeviceKey(
+    config.device.key ?? join(config.device.state_dir, 'device.key'),
+  );
+  const slots: Record<SlotName, ReturnType<typeof createSlot>> = {
+    A: createSlot('A', config.slots.A),
+    B: createSlot('B', config.slots.B),
+  };
+  const bootloader = createBootloader(config.bootloader);
+  const journal = createJournal(join(config.device.state_dir, 'journal.json'), (value, source) => {
+    try {
+      return parseAgentState(value);
+    } catch (error) {
+      throw new PendulumError('STATE_CORRUPT', `${source}: not an agent journal`, {
+        context: { file: source },
+        cause: error,
+      });
+    }
+  });
+  let state = (await journal.load()) ?? (await initialState(config, await bootloader.booted()));
+  const source = await createGrpcSource({
+    address: config.server.address,
+    caFile: config.server.ca,
+    key,
+    classId: config.device.class_id,
+    callTimeoutMs: config.server.call_timeout,
+    now: () => new Date(),
+  });
+  log.info(
+    {
+      device: key.keyId,
+      class: config.device.class_id,
+      server: config.server.address,
+      state: state.machine.name,
+    },
+    'pendulum agent starting',
+  );
+  const rt: AgentRuntime = {
+    settings: {
+      classId: config.device.class_id,
+      syncEveryBytes: config.download.sync_every,
+      progressEveryMs: config.download.progress_every,
+      inventory: config.device.inventory,
+    },
+    slots,
+    bootloader,
+    source,
+    checkHealth: (env, deadlineAt, signal) =>
+      runHealthChecks(
+        config.health.checks.map((c) => ({
+          name: c.name,
+          command: c.command,
+          timeoutMs: c.timeout,
+        })),
+        { deadlineAt, env, signal },
+      ),
+    reboot: async (signal) => {
+      log.info({ command: config.reboot.command }, 'rebooting');
+      await runTool(config.reboot.command, { timeoutMs: config.reboot.timeout, signal }).catch(
+        (error: unknown) => {
+          throw new PendulumError(
+            'REBOOT_FAILED',
+            `reboot command failed: ${PendulumError.from(error).message}`,
+            { cause: error },
+          );
+        },
+      );
+    },
+    now: () => Date.now(),
+    log,
+    signal: options.signal,
+    get state() {
+      return state;
+    },
+    async save(next) {
+      await journal.save(next);
+      state = next;
+    },
+  };
+  if ((await journal.load()) === undefined) await rt.save(state);
+  try {
+    return await runAgent(rt, {
+      once: options.once,
+      pollIntervalMs: config.poll.interval,
+      jitter: config.poll.jitter,
+      backoff: { minMs: config.poll.backoff_min, maxMs: config.poll.backoff_max },
+      rebootGraceMs: config.reboot.grace,
+    });
+  } finally {
+    source.close();
+  }
+}
+
+// initialState is the journal of a factory-fresh device: the booted slot runs
+// the factory release and the provisioned trust root is the one trusted.
+async function initialState(config: AgentConfig, booted: SlotName): Promise<AgentState> {
+  let text: string;
+  try {
+    text = await readFile(config.device.trust_root, 'utf8');
+  } catch (error) {
+    throw new PendulumError(
+      'CONFIG_INVALID',
+      `cannot read trust root ${config.device.trust_root}`,
+      { context: { file: config.device.trust_root }, cause: error },
+    );
+  }
+  const root = verifyPinnedTrustRoot(parseSignedFile(text, config.device.trust_root));
+  const other = booted === 'A' ? 'B' : 'A';
+  return {
+    format: 1,
+    committed: {
+      slot: booted,
+      version: config.device.factory_version,
+      sequence: config.device.factory_sequence,
+    },
+    trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
+    slots: {
+      [booted]: { status: 'good', version: config.device.factory_version },
+      [other]: { status: 'unknown', version: '' },
+    } as AgentState['slots'],
+    machine: { name: 'idle', offset: 0 },
+    outbox: [],
+  };
+}

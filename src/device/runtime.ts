@@ -1,0 +1,35 @@
+// What the agent's steps work with: its adapters, its persisted state and a clock.
+import type { Logger } from 'pino';
+import type { AgentState } from './agent-state.js';
+import type { Bootloader } from './bootloaders/bootloader.js';
+import type { Slot, SlotName } from './slots/slot.js';
+import type { UpdateSource } from './source/source.js';
+
+export interface AgentSettings {
+  readonly classId: string;
+  readonly syncEveryBytes: number;
+  readonly progressEveryMs: number;
+  readonly inventory: Readonly<Record<string, string>>;
+}
+
+export interface AgentRuntime {
+  readonly settings: AgentSettings;
+  readonly slots: Readonly<Record<SlotName, Slot>>;
+  readonly bootloader: Bootloader;
+  readonly source: UpdateSource;
+  // Runs the configured health checks; throws HEALTH_CHECK_FAILED.
+  readonly checkHealth: (
+    env: Record<string, string>,
+    deadlineAt: number,
+    signal: AbortSignal,
+  ) => Promise<void>;
+  // Runs the configured reboot command; resolves when the command has returned.
+  readonly reboot: (signal: AbortSignal) => Promise<void>;
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  // The state as last persisted.
+  readonly state: AgentState;
+  // save persists a new state (atomically) and makes it current.
+  save(next: AgentState): Promise<void>;
+}

@@ -1,0 +1,136 @@
+// The server as an update source: authenticates with the device key, keeps
+// the short-lived token, and authenticates again when it is refused.
+import { readFile } from 'node:fs/promises';
+import { durationMs } from '@bufbuild/protobuf/wkt';
+import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { isPendulumError } from '../../errors.js';
+import { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
+import { bearer } from '../../rpc/auth.js';
+import { createClient } from '../../rpc/client.js';
+import { type KeyPair, signDeviceAuth } from '../../trust/index.js';
+import { deploymentStateToWire, slotToWire } from '../../wire/enums.js';
+import type { UpdateSource } from './source.js';
+
+export interface GrpcSourceOptions {
+  readonly address: string;
+  readonly caFile: string | undefined;
+  readonly key: KeyPair;
+  readonly classId: string;
+  readonly callTimeoutMs: number;
+  readonly now: () => Date;
+}
+
+// createGrpcSource connects to a pendulum server (lazily; no call is made yet).
+export async function createGrpcSource(
+  options: GrpcSourceOptions,
+): Promise<UpdateSource & { readonly deviceId: string }> {
+  const creds =
+    options.caFile === undefined
+      ? credentials.createInsecure()
+      : credentials.createSsl(await readFile(options.caFile));
+  const channel = new GrpcClient(options.address, creds, {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.keepalive_time_ms': 60_000,
+  });
+  let token: string | undefined;
+  const client = createClient(DeviceService, channel, () =>
+    token === undefined ? {} : bearer(token),
+  );
+  const timeoutMs = options.callTimeoutMs;
+
+  let lastTimestamp = 0;
+  const authenticate = async (signal: AbortSignal) => {
+    // Strictly increasing timestamps are the server's replay guard.
+    const timestampMs = BigInt(Math.max(options.now().getTime(), lastTimestamp + 1));
+    lastTimestamp = Number(timestampMs);
+    const response = await client.authenticate(
+      {
+        publicKey: options.key.publicKey,
+        classId: options.classId,
+        timestampMs,
+        signature: signDeviceAuth(options.key, options.classId, timestampMs),
+      },
+      { signal, timeoutMs },
+    );
+    token = response.token;
+  };
+
+  // authed runs a call with a token, authenticating first or again when refused.
+  const authed = async <T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> => {
+    if (token === undefined) await authenticate(signal);
+    try {
+      return await call();
+    } catch (error) {
+      if (!isPendulumError(error, 'UNAUTHENTICATED')) throw error;
+      await authenticate(signal);
+      return call();
+    }
+  };
+
+  return {
+    deviceId: options.key.keyId,
+    async checkIn(status, signal) {
+      const response = await authed(signal, () =>
+        client.checkIn(
+          {
+            status: {
+              bootedSlot: slotToWire(status.bootedSlot),
+              installedVersion: status.installedVersion,
+              committedSequence: BigInt(status.committedSequence),
+              trustRootVersion: status.trustRootVersion,
+              agentState: status.agentState,
+              inventory: { ...status.inventory },
+            },
+          },
+          { signal, timeoutMs },
+        ),
+      );
+      return {
+        offer: response.offer,
+        pollIntervalMs:
+          response.pollInterval === undefined ? undefined : durationMs(response.pollInterval),
+      };
+    },
+    async *download(deploymentId, payloadId, offset, signal) {
+      if (token === undefined) await authenticate(signal);
+      const stream = async function* () {
+        for await (const chunk of client.download(
+          { deploymentId, payloadId, offset: BigInt(offset) },
+          { signal },
+        )) {
+          yield { offset: Number(chunk.offset), data: chunk.data };
+        }
+      };
+      let yielded = false;
+      try {
+        for await (const chunk of stream()) {
+          yielded = true;
+          yield chunk;
+        }
+      } catch (error) {
+        if (yielded || !isPendulumError(error, 'UNAUTHENTICATED')) throw error;
+        await authenticate(signal);
+        yield* stream();
+      }
+    },
+    async report(report, signal) {
+      await authed(signal, () =>
+        client.report(
+          {
+            deploymentId: report.deploymentId,
+            state: deploymentStateToWire(report.state),
+            bytesDone: BigInt(report.bytesDone),
+            bytesTotal: BigInt(report.bytesTotal),
+            errorCode: report.errorCode,
+            message: report.message,
+            logTail: report.logTail ?? '',
+          },
+          { signal, timeoutMs },
+        ),
+      );
+    },
+    close() {
+      channel.close();
+    },
+  };
+}

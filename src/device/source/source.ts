@@ -1,0 +1,37 @@
+// The update-source port: where offers and payloads come from (the server over
+// gRPC; later a local bundle file with the same verification).
+import type { Offer } from '../../gen/pendulum/v1/device_pb.js';
+import type { PendingReport } from '../agent-state.js';
+import type { SlotName } from '../slots/slot.js';
+
+export interface DeviceStatusReport {
+  readonly bootedSlot: SlotName;
+  readonly installedVersion: string;
+  readonly committedSequence: number;
+  readonly trustRootVersion: number;
+  readonly agentState: string;
+  readonly inventory: Readonly<Record<string, string>>;
+}
+
+export interface CheckInResult {
+  // Unverified: the agent verifies it before acting on it.
+  readonly offer: Offer | undefined;
+  readonly pollIntervalMs: number | undefined;
+}
+
+export interface PayloadChunk {
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+export interface UpdateSource {
+  checkIn(status: DeviceStatusReport, signal: AbortSignal): Promise<CheckInResult>;
+  download(
+    deploymentId: string,
+    payloadId: string,
+    offset: number,
+    signal: AbortSignal,
+  ): AsyncIterable<PayloadChunk>;
+  report(report: PendingReport & { logTail?: string }, signal: AbortSignal): Promise<void>;
+  close(): void;
+}

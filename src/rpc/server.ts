@@ -1,0 +1,192 @@
+// Serve a protoc-gen-es service with grpc-js: descriptors become a grpc-js
+// service definition, handlers are async, and every error leaves through
+// toWireStatus.
+
+import type { EventEmitter } from 'node:events';
+import { create, type DescMethod, fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import {
+  type Metadata,
+  type MethodDefinition,
+  type Server,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type StatusObject,
+  type sendUnaryData,
+  status,
+  type UntypedHandleCall,
+} from '@grpc/grpc-js';
+import { PendulumError } from '../errors.js';
+import { toWireStatus } from './status.js';
+import type { CallContext, ServiceImpl } from './types.js';
+
+export interface ServeOptions<P> {
+  // Decides who is calling, or throws UNAUTHENTICATED / PERMISSION_DENIED.
+  readonly authorize: (method: DescMethod, metadata: Metadata) => Promise<P>;
+  // Told about every error that is not a PendulumError (a bug, or a library failure).
+  readonly onInternalError: (error: unknown, path: string) => void;
+}
+
+type AnyCall =
+  | ServerUnaryCall<unknown, unknown>
+  | ServerReadableStream<unknown, unknown>
+  | ServerWritableStream<unknown, unknown>
+  | ServerDuplexStream<unknown, unknown>;
+
+// addService registers `impl` for `service` on a grpc-js server.
+export function addService<S extends GenServiceMethods, P>(
+  server: Server,
+  service: GenService<S>,
+  impl: ServiceImpl<S, P>,
+  options: ServeOptions<P>,
+): void {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const handlers: Record<string, UntypedHandleCall> = {};
+  for (const method of service.methods) {
+    const path = `/${service.typeName}/${method.name}`;
+    definition[method.localName] = methodDefinition(method, path);
+    const handler = (impl as Record<string, unknown>)[method.localName];
+    if (typeof handler !== 'function')
+      throw new Error(`${service.typeName} has no handler for ${method.name}`);
+    handlers[method.localName] = makeHandler(method, path, handler as HandlerFn, options);
+  }
+  server.addService(definition as ServiceDefinition, handlers);
+}
+
+// methodDefinition is the grpc-js wire definition of one method.
+export function methodDefinition(
+  method: DescMethod,
+  path: string,
+): MethodDefinition<unknown, unknown> {
+  return {
+    path,
+    requestStream:
+      method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming',
+    responseStream:
+      method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
+    requestSerialize: (value: unknown) =>
+      Buffer.from(toBinary(method.input, create(method.input, value as never))),
+    requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+    responseSerialize: (value: unknown) =>
+      Buffer.from(toBinary(method.output, create(method.output, value as never))),
+    responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
+  };
+}
+
+type HandlerFn = (
+  input: unknown,
+  ctx: CallContext<unknown>,
+) => Promise<unknown> | AsyncIterable<unknown>;
+
+function makeHandler<P>(
+  method: DescMethod,
+  path: string,
+  handler: HandlerFn,
+  options: ServeOptions<P>,
+): UntypedHandleCall {
+  const fail = (error: unknown, call: AnyCall): Partial<StatusObject> => {
+    if (error instanceof PendulumError) return toWireStatus(error);
+    // What a handler throws once its caller has gone (say, the AbortError of a
+    // Node API given ctx.signal) is the cancellation, not a server bug.
+    if (call.cancelled) {
+      return toWireStatus(new PendulumError('CANCELLED', 'call cancelled by the client'));
+    }
+    options.onInternalError(error, path);
+    return { code: status.INTERNAL, details: 'internal error' };
+  };
+  const context = async (call: AnyCall): Promise<CallContext<P>> => {
+    const abort = new AbortController();
+    (call as EventEmitter).on('cancelled', () =>
+      abort.abort(new PendulumError('CANCELLED', 'call cancelled by the client')),
+    );
+    const principal = await options.authorize(method, call.metadata);
+    return { path, metadata: call.metadata, signal: abort.signal, peer: call.getPeer(), principal };
+  };
+  switch (method.methodKind) {
+    case 'unary':
+      return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        context(call)
+          .then((ctx) => handler(call.request, ctx as CallContext<unknown>) as Promise<unknown>)
+          .then(
+            (value) => callback(null, value),
+            (error) => callback(fail(error, call)),
+          );
+      }) as UntypedHandleCall;
+    case 'client_streaming':
+      return ((call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        context(call)
+          .then(
+            (ctx) =>
+              handler(
+                call as AsyncIterable<unknown>,
+                ctx as CallContext<unknown>,
+              ) as Promise<unknown>,
+          )
+          .then(
+            (value) => callback(null, value),
+            (error) => {
+              call.destroy();
+              callback(fail(error, call));
+            },
+          );
+      }) as UntypedHandleCall;
+    case 'server_streaming':
+      return ((call: ServerWritableStream<unknown, unknown>) => {
+        writeAll(
+          call,
+          async () =>
+            handler(
+              call.request,
+              (await context(call)) as CallContext<unknown>,
+            ) as AsyncIterable<unknown>,
+          (error) => fail(error, call),
+        );
+      }) as UntypedHandleCall;
+    case 'bidi_streaming':
+      return ((call: ServerDuplexStream<unknown, unknown>) => {
+        writeAll(
+          call,
+          async () =>
+            handler(
+              call as AsyncIterable<unknown>,
+              (await context(call)) as CallContext<unknown>,
+            ) as AsyncIterable<unknown>,
+          (error) => fail(error, call),
+        );
+      }) as UntypedHandleCall;
+  }
+}
+
+// writeAll drains an async iterable into a response stream, honouring back-pressure.
+function writeAll(
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  start: () => Promise<AsyncIterable<unknown>>,
+  fail: (error: unknown) => Partial<StatusObject>,
+): void {
+  let cancelled = false;
+  call.on('cancelled', () => {
+    cancelled = true;
+  });
+  (async () => {
+    for await (const message of await start()) {
+      if (cancelled) return;
+      if (!call.write(message)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            call.off('drain', done);
+            call.off('cancelled', done);
+            resolve();
+          };
+          call.on('drain', done);
+          call.on('cancelled', done);
+        });
+      }
+    }
+    call.end();
+  })().catch((error: unknown) => {
+    if (!cancelled) call.emit('error', fail(error));
+  });
+}

@@ -1,0 +1,85 @@
+// Who is calling: devices by their short-lived token, people and CI by an API
+// token with a role. One table says which role each method needs.
+import type { DescMethod } from '@bufbuild/protobuf';
+import type { Metadata } from '@grpc/grpc-js';
+import { PendulumError } from '../errors.js';
+import { bearerToken } from '../rpc/auth.js';
+import type { Store } from './store/index.js';
+
+export const roles = ['viewer', 'publisher', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+export interface DevicePrincipal {
+  readonly deviceId: string;
+  readonly classId: string;
+}
+
+export interface ApiPrincipal {
+  readonly tokenId: string;
+  readonly name: string;
+  readonly role: Role;
+}
+
+// The least role each publisher/fleet method needs; a method missing here is refused.
+const requiredRole: Readonly<Record<string, Role>> = {
+  'pendulum.v1.PublisherService.UploadPayload': 'publisher',
+  'pendulum.v1.PublisherService.PublishRelease': 'publisher',
+  'pendulum.v1.PublisherService.ListReleases': 'viewer',
+  'pendulum.v1.PublisherService.PutTrustRoot': 'admin',
+  'pendulum.v1.FleetService.CreateRollout': 'publisher',
+  'pendulum.v1.FleetService.ListRollouts': 'viewer',
+  'pendulum.v1.FleetService.ListDevices': 'viewer',
+  'pendulum.v1.FleetService.AcceptDevice': 'admin',
+  'pendulum.v1.FleetService.RejectDevice': 'admin',
+};
+
+// apiAuthorizer checks an API token and the role the method needs.
+export function apiAuthorizer(store: Store) {
+  return async (method: DescMethod, metadata: Metadata): Promise<ApiPrincipal> => {
+    const token = bearerToken(metadata);
+    if (token === undefined)
+      throw new PendulumError(
+        'UNAUTHENTICATED',
+        'missing API token (authorization: Bearer <token>)',
+      );
+    const found = await store.tokens.findApiToken(token);
+    if (found === undefined)
+      throw new PendulumError('UNAUTHENTICATED', 'unknown or revoked API token');
+    const name = `${method.parent.typeName}.${method.name}`;
+    const needed = requiredRole[name];
+    if (needed === undefined || roles.indexOf(found.role as Role) < roles.indexOf(needed)) {
+      throw new PendulumError(
+        'PERMISSION_DENIED',
+        `${name} needs the ${needed ?? 'admin'} role; token "${found.name}" has ${found.role}`,
+      );
+    }
+    return { tokenId: found.id, name: found.name, role: found.role as Role };
+  };
+}
+
+// deviceAuthorizer checks a device token; Authenticate is the one open method.
+export function deviceAuthorizer(store: Store, now: () => Date) {
+  return async (method: DescMethod, metadata: Metadata): Promise<DevicePrincipal | undefined> => {
+    if (method.localName === 'authenticate') return undefined;
+    const token = bearerToken(metadata);
+    if (token === undefined)
+      throw new PendulumError('UNAUTHENTICATED', 'missing device token; call Authenticate first');
+    const deviceId = await store.tokens.findDeviceToken(token, now());
+    if (deviceId === undefined)
+      throw new PendulumError(
+        'UNAUTHENTICATED',
+        'device token unknown or expired; authenticate again',
+      );
+    const device = await store.devices.get(deviceId);
+    if (device === undefined || device.admission !== 'accepted') {
+      throw new PendulumError('PERMISSION_DENIED', `device ${deviceId} is not admitted`);
+    }
+    return { deviceId, classId: device.classId };
+  };
+}
+
+// requireDevice narrows the principal of a device method other than Authenticate.
+export function requireDevice(principal: DevicePrincipal | undefined): DevicePrincipal {
+  if (principal === undefined) throw new PendulumError('UNAUTHENTICATED', 'device token required');
+  return principal;
+}

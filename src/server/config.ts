@@ -1,0 +1,62 @@
+// Every server limit and default, in one place. A TOML file and command-line
+// flags override these; see README "Server configuration".
+import { join } from 'node:path';
+import { z } from 'zod';
+import { duration, size } from '../config/fields.js';
+import { loadTomlFile, validateConfig } from '../config/load.js';
+
+export const serverConfigSchema = z
+  .object({
+    // Where the database and payloads live.
+    data_dir: z.string().min(1).default('./pendulum-data'),
+    // host:port to listen on; port 0 lets the OS choose.
+    listen: z.string().min(1).default('127.0.0.1:7443'),
+    // PEM files; both or neither. Without them the server speaks plaintext
+    // (fine on loopback or behind a TLS-terminating proxy).
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    // What happens to a device that authenticates for the first time:
+    // "accept" admits it, "pending" waits for `pendulum devices accept`.
+    admission: z.enum(['accept', 'pending']).default('accept'),
+    // Lifetime of a device token.
+    device_token_ttl: duration.default('1h'),
+    // How far a device's clock may be from the server's when it authenticates.
+    auth_clock_skew: duration.default('5m'),
+    // How often devices are told to poll.
+    poll_interval: duration.default('5m'),
+    // Payload bytes per Download message.
+    download_chunk: size.default('1MiB'),
+    // Largest payload the server accepts.
+    max_payload: size.default('16GiB'),
+    // Largest single gRPC message the server reads (upload chunks).
+    max_message: size.default('8MiB'),
+    log_level: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  .strict();
+
+export type ServerConfig = z.output<typeof serverConfigSchema>;
+
+// defaultServerConfig is the embedded default: no file, nothing to set up.
+export function defaultServerConfig(
+  overrides: Partial<z.input<typeof serverConfigSchema>> = {},
+): ServerConfig {
+  return validateConfig(overrides, serverConfigSchema, 'server defaults');
+}
+
+// loadServerConfig reads a TOML file, then applies command-line overrides.
+export async function loadServerConfig(
+  path: string | undefined,
+  overrides: Partial<z.input<typeof serverConfigSchema>>,
+): Promise<ServerConfig> {
+  const fromFile = path === undefined ? {} : await loadTomlFile(path, z.record(z.unknown()));
+  return validateConfig({ ...fromFile, ...overrides }, serverConfigSchema, path ?? 'server config');
+}
+
+// Paths inside the data directory.
+export function dataPaths(config: ServerConfig): { database: string; payloads: string } {
+  return {
+    database: join(config.data_dir, 'pendulum.sqlite'),
+    payloads: join(config.data_dir, 'payloads'),
+  };
+}

@@ -1,0 +1,272 @@
+// DeviceService: authenticate devices, hand them offers, stream payloads and
+// record what they report.
+
+import { randomUUID } from 'node:crypto';
+import { create, fromBinary } from '@bufbuild/protobuf';
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { isPendulumError, PendulumError } from '../../errors.js';
+import { type DeviceService, type Offer, OfferSchema } from '../../gen/pendulum/v1/device_pb.js';
+import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
+import type { ServiceImpl } from '../../rpc/types.js';
+import { keyIdOf, verifyDeviceAuth } from '../../trust/index.js';
+import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
+import { type DevicePrincipal, requireDevice } from '../auth.js';
+import type { ServerContext } from '../context.js';
+import { selectRelease } from '../rollouts/select-release.js';
+
+type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
+
+// createDeviceService builds the DeviceService handlers.
+export function createDeviceService(ctx: ServerContext): Impl {
+  const { store, config } = ctx;
+  return {
+    async authenticate(request) {
+      const now = ctx.now();
+      if (request.classId === '' || request.classId.length > 128) {
+        throw new PendulumError('INVALID_ARGUMENT', 'class_id must be 1 to 128 characters', {
+          context: { field: 'class_id' },
+        });
+      }
+      const skewMs = Math.abs(Number(request.timestampMs) - now.getTime());
+      if (skewMs > config.auth_clock_skew) {
+        throw new PendulumError(
+          'UNAUTHENTICATED',
+          `device clock is ${Math.round(skewMs / 1000)} s off the server's; fix the device clock (NTP)`,
+          {
+            context: { field: 'timestamp_ms' },
+          },
+        );
+      }
+      verifyDeviceAuth(request.publicKey, request.classId, request.timestampMs, request.signature);
+      const id = keyIdOf(request.publicKey);
+      const result = await store.devices.recordAuthentication({
+        id,
+        publicKey: request.publicKey,
+        classId: request.classId,
+        admissionIfNew: config.admission === 'accept' ? 'accepted' : 'pending',
+        timestampMs: Number(request.timestampMs),
+        now,
+      });
+      if (result.replayed)
+        throw new PendulumError(
+          'UNAUTHENTICATED',
+          'authentication request replayed (timestamp not above the last one)',
+        );
+      const device = result.device;
+      if (device.classId !== request.classId) {
+        throw new PendulumError(
+          'PERMISSION_DENIED',
+          `device ${id} is registered as class "${device.classId}", not "${request.classId}"`,
+        );
+      }
+      if (device.admission === 'pending') {
+        throw new PendulumError(
+          'PERMISSION_DENIED',
+          `device ${id} is pending admission; accept it with "pendulum devices accept ${id}"`,
+          {
+            context: { admission: 'pending' },
+          },
+        );
+      }
+      if (device.admission !== 'accepted')
+        throw new PendulumError('PERMISSION_DENIED', `device ${id} was rejected`);
+      const token = await store.tokens.createDeviceToken({
+        deviceId: id,
+        ttlMs: config.device_token_ttl,
+        now,
+      });
+      return {
+        token: token.token,
+        expiresIn: durationFromMs(config.device_token_ttl),
+        deviceId: id,
+      };
+    },
+
+    async checkIn(request, call) {
+      const device = requireDevice(call.principal);
+      const status = request.status;
+      const committedSequence = Number(status?.committedSequence ?? 0n);
+      await store.devices.recordCheckIn(
+        device.deviceId,
+        {
+          bootedSlot: slotFromWire(status?.bootedSlot ?? 0),
+          installedVersion: status?.installedVersion ?? '',
+          committedSequence,
+          trustRootVersion: status?.trustRootVersion ?? 0,
+          agentState: status?.agentState ?? '',
+          inventory: { ...(status?.inventory ?? {}) },
+        },
+        ctx.now(),
+      );
+      const offer = await offerFor(ctx, device, committedSequence, status?.trustRootVersion ?? 0);
+      return { offer, pollInterval: durationFromMs(config.poll_interval) };
+    },
+
+    async *download(request, call) {
+      const device = requireDevice(call.principal);
+      const deployment = await ownDeployment(ctx, device, request.deploymentId);
+      if (isFinalDeploymentState(deployment.state as never)) {
+        throw new PendulumError(
+          'FAILED_PRECONDITION',
+          `deployment ${deployment.id} is ${deployment.state}`,
+        );
+      }
+      const refs = await store.releases.payloadRefs(deployment.releaseId);
+      const ref = refs.find((r) => r.payloadId === request.payloadId);
+      if (ref === undefined)
+        throw new PendulumError(
+          'NOT_FOUND',
+          `payload ${request.payloadId} is not part of deployment ${deployment.id}`,
+        );
+      let offset = Number(request.offset);
+      if (!Number.isSafeInteger(offset) || offset > ref.size) {
+        throw new PendulumError(
+          'INVALID_ARGUMENT',
+          `offset ${request.offset} is beyond the payload's ${ref.size} bytes`,
+          { context: { field: 'offset' } },
+        );
+      }
+      for await (const data of ctx.payloads.read(
+        ref.payloadId,
+        offset,
+        config.download_chunk,
+        call.signal,
+      )) {
+        yield { offset: BigInt(offset), data };
+        offset += data.length;
+      }
+    },
+
+    async report(request, call) {
+      const device = requireDevice(call.principal);
+      const deployment = await ownDeployment(ctx, device, request.deploymentId);
+      const state = deploymentStateFromWire(request.state);
+      if (state === undefined || state === 'offered') {
+        throw new PendulumError('INVALID_ARGUMENT', 'state must be a reported deployment state', {
+          context: { field: 'state' },
+        });
+      }
+      if (isFinalDeploymentState(deployment.state as never)) {
+        // A retried final report is fine; anything else after the end is a bug on the device.
+        if (deployment.state === state) return {};
+        throw new PendulumError(
+          'FAILED_PRECONDITION',
+          `deployment ${deployment.id} is already ${deployment.state}`,
+        );
+      }
+      const finished = isFinalDeploymentState(state);
+      await store.deployments.transition(
+        deployment.id,
+        {
+          state,
+          bytesDone: Number(request.bytesDone),
+          bytesTotal: Number(request.bytesTotal),
+          errorCode: request.errorCode.slice(0, 64),
+          message: request.message.slice(0, 2048),
+          logTail: request.logTail.slice(0, 16 * 1024),
+          finished,
+        },
+        ctx.now(),
+      );
+      if (finished) {
+        await store.audit.append({
+          actor: `device:${device.deviceId}`,
+          action: `deployment.${state}`,
+          subject: deployment.id,
+          detail: {
+            release: deployment.releaseId,
+            errorCode: request.errorCode,
+            message: request.message,
+          },
+          now: ctx.now(),
+        });
+        ctx.log.info(
+          {
+            device: device.deviceId,
+            deployment: deployment.id,
+            state,
+            errorCode: request.errorCode,
+          },
+          'deployment finished',
+        );
+      }
+      return {};
+    },
+  };
+}
+
+// offerFor returns the deployment the device should work on, creating one
+// when a rollout has something new for it.
+async function offerFor(
+  ctx: ServerContext,
+  device: DevicePrincipal,
+  committedSequence: number,
+  rootVersion: number,
+): Promise<Offer | undefined> {
+  const { store } = ctx;
+  let deployment = (await store.deployments.openForDevice(device.deviceId))[0];
+  if (deployment === undefined) {
+    const rollouts = await store.rollouts.activeForClass(device.classId);
+    const history =
+      (await store.deployments.listForDevices([device.deviceId])).get(device.deviceId) ?? [];
+    const choice = selectRelease(
+      { committedSequence, attempted: new Set(history.map((d) => d.releaseId)) },
+      rollouts.map((r) => ({
+        rolloutId: r.id,
+        releaseId: r.releaseId,
+        sequence: r.sequence,
+        expiresAt: new Date(r.expiresAt),
+      })),
+      ctx.now(),
+    );
+    if (choice === undefined) return undefined;
+    const release = await store.releases.get(choice.releaseId);
+    if (release === undefined) return undefined;
+    try {
+      deployment = await store.deployments.create({
+        id: randomUUID(),
+        deviceId: device.deviceId,
+        releaseId: choice.releaseId,
+        rolloutId: choice.rolloutId,
+        bytesTotal: release.size,
+        now: ctx.now(),
+      });
+    } catch (error) {
+      // A concurrent check-in of the same device created it first.
+      if (!isPendulumError(error, 'ALREADY_EXISTS')) throw error;
+      deployment = await store.deployments.find(device.deviceId, choice.releaseId);
+    }
+    if (deployment === undefined) return undefined;
+  }
+  const release = await store.releases.get(deployment.releaseId);
+  if (release === undefined)
+    throw new PendulumError(
+      'INTERNAL',
+      `release ${deployment.releaseId} of deployment ${deployment.id} is missing`,
+    );
+  const refs = await store.releases.payloadRefs(release.id);
+  const roots = await store.trustRoots.after(rootVersion);
+  return create(OfferSchema, {
+    deploymentId: deployment.id,
+    manifest: fromBinary(SignedSchema, release.signed),
+    trustRoots: roots.map((root) => fromBinary(SignedSchema, root.signed)),
+    payloads: refs.map((ref) => ({
+      component: ref.component,
+      payloadId: ref.payloadId,
+      size: BigInt(ref.size),
+    })),
+  });
+}
+
+// ownDeployment loads a deployment of this device; another device's is "not found".
+async function ownDeployment(ctx: ServerContext, device: DevicePrincipal, id: string) {
+  const deployment = id === '' ? undefined : await ctx.store.deployments.get(id);
+  if (deployment === undefined || deployment.deviceId !== device.deviceId) {
+    throw new PendulumError(
+      'NOT_FOUND',
+      `deployment ${id || '(empty)'} not found for this device`,
+      { context: { field: 'deployment_id' } },
+    );
+  }
+  return deployment;
+}

@@ -1,0 +1,197 @@
+// FleetService: rollouts and devices.
+
+import { randomUUID } from 'node:crypto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { PendulumError } from '../../errors.js';
+import type { DeviceSchema, FleetService, RolloutSchema } from '../../gen/pendulum/v1/fleet_pb.js';
+import type { ServiceImpl } from '../../rpc/types.js';
+import {
+  admissionToWire,
+  deploymentStateToWire,
+  rolloutStateToWire,
+  slotToWire,
+} from '../../wire/enums.js';
+import type { ApiPrincipal } from '../auth.js';
+import type { ServerContext } from '../context.js';
+
+type Impl = ServiceImpl<(typeof FleetService)['method'], ApiPrincipal>;
+
+// createFleetService builds the FleetService handlers.
+export function createFleetService(ctx: ServerContext): Impl {
+  const { store } = ctx;
+
+  // deviceView loads one device with its deployment history.
+  const deviceView = async (id: string): Promise<MessageInitShape<typeof DeviceSchema>> => {
+    const device = await store.devices.get(id);
+    if (device === undefined)
+      throw new PendulumError('NOT_FOUND', `device ${id} not found`, {
+        context: { field: 'device_id' },
+      });
+    const deployments = (await store.deployments.listForDevices([id])).get(id) ?? [];
+    return deviceToWire(device, deployments);
+  };
+
+  const setAdmission = async (
+    id: string,
+    admission: 'accepted' | 'rejected',
+    who: ApiPrincipal,
+  ) => {
+    await deviceView(id);
+    await store.devices.setAdmission(id, admission, ctx.now());
+    if (admission === 'rejected') await store.tokens.deleteDeviceTokens(id);
+    await store.audit.append({
+      actor: `token:${who.name}`,
+      action: `device.${admission}`,
+      subject: id,
+      detail: {},
+      now: ctx.now(),
+    });
+    return { device: await deviceView(id) };
+  };
+
+  return {
+    async createRollout(request, call) {
+      const release = await store.releases.get(request.releaseId);
+      if (release === undefined) {
+        throw new PendulumError(
+          'NOT_FOUND',
+          `release ${request.releaseId || '(empty)'} not found; list them with "pendulum release list"`,
+          {
+            context: { field: 'release_id' },
+          },
+        );
+      }
+      const classId = request.classId === '' ? release.classId : request.classId;
+      if (classId !== release.classId) {
+        throw new PendulumError(
+          'INCOMPATIBLE',
+          `release ${release.version} is for class "${release.classId}", not "${classId}"`,
+          { context: { field: 'class_id' } },
+        );
+      }
+      if (new Date(release.expiresAt).getTime() <= ctx.now().getTime()) {
+        throw new PendulumError(
+          'EXPIRED',
+          `release ${release.version} expired at ${release.expiresAt}`,
+        );
+      }
+      const rollout = await store.rollouts.create({
+        id: randomUUID(),
+        releaseId: release.id,
+        classId,
+        now: ctx.now(),
+      });
+      await store.audit.append({
+        actor: `token:${call.principal.name}`,
+        action: 'rollout.create',
+        subject: rollout.id,
+        detail: { release: release.id, version: release.version, classId },
+        now: ctx.now(),
+      });
+      const listed = (await store.rollouts.list()).find((r) => r.id === rollout.id);
+      if (listed === undefined)
+        throw new PendulumError('INTERNAL', `rollout ${rollout.id} vanished after creation`);
+      return { rollout: rolloutToWire(listed) };
+    },
+
+    async listRollouts() {
+      return { rollouts: (await store.rollouts.list()).map(rolloutToWire) };
+    },
+
+    async listDevices(request) {
+      const devices = await store.devices.list(
+        request.classId === '' ? {} : { classId: request.classId },
+      );
+      const history = await store.deployments.listForDevices(devices.map((d) => d.id));
+      return { devices: devices.map((d) => deviceToWire(d, history.get(d.id) ?? [])) };
+    },
+
+    async acceptDevice(request, call) {
+      return setAdmission(request.deviceId, 'accepted', call.principal);
+    },
+
+    async rejectDevice(request, call) {
+      return setAdmission(request.deviceId, 'rejected', call.principal);
+    },
+  };
+}
+
+type StoredRollout = {
+  id: string;
+  releaseId: string;
+  classId: string;
+  state: string;
+  createdAt: string;
+  version: string;
+  sequence: number;
+};
+
+function rolloutToWire(rollout: StoredRollout): MessageInitShape<typeof RolloutSchema> {
+  return {
+    id: rollout.id,
+    releaseId: rollout.releaseId,
+    classId: rollout.classId,
+    state: rolloutStateToWire(rollout.state),
+    created: timestampFromDate(new Date(rollout.createdAt)),
+    version: rollout.version,
+    sequence: BigInt(rollout.sequence),
+  };
+}
+
+type StoredDevice = {
+  id: string;
+  classId: string;
+  admission: string;
+  bootedSlot: string | null;
+  installedVersion: string;
+  committedSequence: number;
+  agentState: string;
+  inventory: Record<string, string>;
+  lastSeenAt: string | null;
+  createdAt: string;
+};
+
+type StoredDeployment = {
+  id: string;
+  releaseId: string;
+  version: string;
+  state: string;
+  errorCode: string;
+  message: string;
+  bytesDone: number;
+  bytesTotal: number;
+  createdAt: string;
+  updatedAt: string;
+};
+
+function deviceToWire(
+  device: StoredDevice,
+  deployments: readonly StoredDeployment[],
+): MessageInitShape<typeof DeviceSchema> {
+  return {
+    id: device.id,
+    classId: device.classId,
+    admission: admissionToWire(device.admission),
+    bootedSlot: slotToWire(device.bootedSlot),
+    installedVersion: device.installedVersion,
+    committedSequence: BigInt(device.committedSequence),
+    agentState: device.agentState,
+    lastSeen:
+      device.lastSeenAt === null ? undefined : timestampFromDate(new Date(device.lastSeenAt)),
+    created: timestampFromDate(new Date(device.createdAt)),
+    inventory: device.inventory,
+    deployments: deployments.map((d) => ({
+      id: d.id,
+      releaseId: d.releaseId,
+      version: d.version,
+      state: deploymentStateToWire(d.state),
+      errorCode: d.errorCode,
+      message: d.message,
+      bytesDone: BigInt(d.bytesDone),
+      bytesTotal: BigInt(d.bytesTotal),
+      created: timestampFromDate(new Date(d.createdAt)),
+      updated: timestampFromDate(new Date(d.updatedAt)),
+    })),
+  };
+}

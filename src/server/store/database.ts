@@ -1,0 +1,76 @@
+// Opens the embedded SQLite metadata database and brings its schema up to date.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, type Migration, Migrator } from 'kysely';
+import { PendulumError } from '../../errors.js';
+import { migrations as allMigrations, staticMigrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+import { DurableSqliteDialect } from './sqlite-dialect.js';
+import { storeError } from './store-error.js';
+
+export { storeError } from './store-error.js';
+
+export interface OpenDatabaseOptions {
+  // The SQLite file; its directory is created if missing.
+  readonly path: string;
+  // The migrations to apply; pendulum's own unless a test injects others.
+  readonly migrations?: Readonly<Record<string, Migration>>;
+}
+
+// openDatabase opens (or creates) the database file and migrates it to the
+// latest schema before anyone can query it.
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Kysely<Database>> {
+  const sqlite = await openSqlite(options.path);
+  const db = new Kysely<Database>({ dialect: new DurableSqliteDialect({ database: sqlite }) });
+  try {
+    await migrateToLatest(db, options.migrations ?? allMigrations);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return db;
+}
+
+async function openSqlite(path: string): Promise<SQLite.Database> {
+  let sqlite: SQLite.Database | undefined;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    sqlite = new SQLite(path);
+    // WAL: readers never block the writer, and a crash cannot tear a page.
+    const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') {
+      throw new PendulumError(
+        'STORAGE_FAILED',
+        `cannot enable WAL journal on ${path} (got ${String(mode)})`,
+      );
+    }
+    // FULL, not NORMAL: under WAL, NORMAL may lose the last commits on power
+    // loss, and this is the system of record for releases and deployments.
+    sqlite.pragma('synchronous = FULL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    return sqlite;
+  } catch (error) {
+    sqlite?.close();
+    throw storeError(error, `cannot open database ${path}`);
+  }
+}
+
+// Every migration runs in one transaction with its bookkeeping, so a failure
+// names the migration and leaves the schema as it was.
+async function migrateToLatest(
+  db: Kysely<Database>,
+  set: Readonly<Record<string, Migration>>,
+): Promise<void> {
+  const migrator = new Migrator({ db, provider: staticMigrationProvider(set) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed =
+    results?.find((result) => result.status === 'Error')?.migrationName ?? 'bookkeeping';
+  const reason = error instanceof Error ? error.message : String(error);
+  throw new PendulumError('STORAGE_FAILED', `database migration ${failed} failed: ${reason}`, {
+    context: { migration: failed },
+    cause: error,
+  });
+}

@@ -1,0 +1,198 @@
+// Devices: identity (id = SHA-256 of the public key), admission, the state
+// each reported at its last check-in, and the anti-replay high-water mark.
+import type { Kysely, Selectable } from 'kysely';
+import { PendulumError } from '../../errors.js';
+import { bytesEqual } from '../../trust/digest.js';
+import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
+import type { Admission, Database, DevicesTable, Slot } from './schema.js';
+import { guarded } from './store-error.js';
+
+export interface StoredDevice {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
+  readonly classId: string;
+  readonly admission: Admission;
+  readonly bootedSlot: Slot | null;
+  readonly installedVersion: string;
+  readonly committedSequence: number;
+  readonly trustRootVersion: number;
+  readonly agentState: string;
+  readonly inventory: Record<string, string>;
+  readonly lastAuthMs: number;
+  readonly lastSeenAt: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface CheckIn {
+  readonly bootedSlot: Slot | null;
+  readonly installedVersion: string;
+  readonly committedSequence: number;
+  readonly trustRootVersion: number;
+  readonly agentState: string;
+  readonly inventory: Readonly<Record<string, string>>;
+}
+
+export interface Authentication {
+  readonly id: string;
+  readonly publicKey: Uint8Array;
+  readonly classId: string;
+  readonly admissionIfNew: Admission;
+  readonly timestampMs: number;
+  readonly now: Date;
+}
+
+export type DeviceRepository = ReturnType<typeof createDeviceRepository>;
+
+function toDevice(row: Selectable<DevicesTable>): StoredDevice {
+  return {
+    id: row.id,
+    publicKey: bytes(row.public_key),
+    classId: row.class_id,
+    admission: row.admission,
+    bootedSlot: row.booted_slot,
+    installedVersion: row.installed_version,
+    committedSequence: num(row.committed_sequence),
+    trustRootVersion: num(row.trust_root_version),
+    agentState: row.agent_state,
+    inventory: JSON.parse(row.inventory) as Record<string, string>,
+    lastAuthMs: num(row.last_auth_ms),
+    lastSeenAt: row.last_seen_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function notFound(id: string): PendulumError {
+  return new PendulumError('NOT_FOUND', `device ${id} not found`, { context: { deviceId: id } });
+}
+
+// createDeviceRepository binds the device functions to a database.
+export function createDeviceRepository(db: Kysely<Database>) {
+  const get = async (id: string): Promise<StoredDevice | undefined> => {
+    const row = await db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : toDevice(row);
+  };
+
+  const mustGet = async (id: string): Promise<StoredDevice> => {
+    const device = await get(id);
+    if (device === undefined) throw notFound(id);
+    return device;
+  };
+
+  return guarded('devices', {
+    // get returns one device.
+    get,
+
+    // recordAuthentication registers a new device or accepts a fresh
+    // timestamp from a known one. A timestamp not above the last accepted one
+    // is a replay: nothing changes and `replayed` is true. The conditional
+    // update makes this hold for concurrent requests too.
+    async recordAuthentication(
+      input: Authentication,
+    ): Promise<{ device: StoredDevice; created: boolean; replayed: boolean }> {
+      requireSafeInteger(input.timestampMs, 'timestampMs');
+      return inTransaction(db, async (trx) => {
+        const at = iso(input.now);
+        const inserted = await trx
+          .insertInto('devices')
+          .values({
+            id: input.id,
+            public_key: input.publicKey,
+            class_id: input.classId,
+            admission: input.admissionIfNew,
+            booted_slot: null,
+            installed_version: '',
+            committed_sequence: 0,
+            trust_root_version: 0,
+            agent_state: '',
+            inventory: '{}',
+            last_auth_ms: input.timestampMs,
+            last_seen_at: at,
+            created_at: at,
+            updated_at: at,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .executeTakeFirst();
+        const created = Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
+        if (!created) {
+          const key = await trx
+            .selectFrom('devices')
+            .select('public_key')
+            .where('id', '=', input.id)
+            .executeTakeFirstOrThrow();
+          // The id is derived from the key; a mismatch is a caller bug, never a login.
+          if (!bytesEqual(bytes(key.public_key), input.publicKey)) {
+            throw new PendulumError(
+              'INVALID_ARGUMENT',
+              `device ${input.id} is registered with another public key`,
+              { context: { deviceId: input.id } },
+            );
+          }
+          const updated = await trx
+            .updateTable('devices')
+            .set({ last_auth_ms: input.timestampMs, last_seen_at: at })
+            .where('id', '=', input.id)
+            .where('last_auth_ms', '<', input.timestampMs)
+            .executeTakeFirst();
+          if (Number(updated.numUpdatedRows) === 0) {
+            const device = await trx
+              .selectFrom('devices')
+              .selectAll()
+              .where('id', '=', input.id)
+              .executeTakeFirstOrThrow();
+            return { device: toDevice(device), created, replayed: true };
+          }
+        }
+        const device = await trx
+          .selectFrom('devices')
+          .selectAll()
+          .where('id', '=', input.id)
+          .executeTakeFirstOrThrow();
+        return { device: toDevice(device), created, replayed: false };
+      });
+    },
+
+    // recordCheckIn stores what the device reported about itself.
+    async recordCheckIn(id: string, status: CheckIn, now: Date): Promise<StoredDevice> {
+      requireSafeInteger(status.committedSequence, 'committedSequence');
+      requireSafeInteger(status.trustRootVersion, 'trustRootVersion');
+      const at = iso(now);
+      const result = await db
+        .updateTable('devices')
+        .set({
+          booted_slot: status.bootedSlot,
+          installed_version: status.installedVersion,
+          committed_sequence: status.committedSequence,
+          trust_root_version: status.trustRootVersion,
+          agent_state: status.agentState,
+          inventory: JSON.stringify(status.inventory),
+          last_seen_at: at,
+          updated_at: at,
+        })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw notFound(id);
+      return mustGet(id);
+    },
+
+    // setAdmission accepts, rejects or holds a device.
+    async setAdmission(id: string, admission: Admission, now: Date): Promise<StoredDevice> {
+      const result = await db
+        .updateTable('devices')
+        .set({ admission, updated_at: iso(now) })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw notFound(id);
+      return mustGet(id);
+    },
+
+    // list returns devices, oldest registration first.
+    async list(filter: { classId?: string } = {}): Promise<StoredDevice[]> {
+      let query = db.selectFrom('devices').selectAll();
+      if (filter.classId !== undefined) query = query.where('class_id', '=', filter.classId);
+      const rows = await query.orderBy('created_at').orderBy('id').execute();
+      return rows.map(toDevice);
+    },
+  });
+}

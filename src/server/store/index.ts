@@ -1,0 +1,79 @@
+// The metadata store: one repository per aggregate over one Kysely database,
+// and transactions that span several of them.
+import type { Kysely } from 'kysely';
+import { InvariantError } from '../../errors.js';
+import { type AuditRepository, createAuditRepository } from './audit.js';
+import { createDeploymentRepository, type DeploymentRepository } from './deployments.js';
+import { createDeviceRepository, type DeviceRepository } from './devices.js';
+import { createPayloadRepository, type PayloadRepository } from './payloads.js';
+import { createReleaseRepository, type ReleaseRepository } from './releases.js';
+import { createRolloutRepository, type RolloutRepository } from './rollouts.js';
+import type { Database } from './schema.js';
+import { storeError } from './store-error.js';
+import { createTokenRepository, type TokenRepository } from './tokens.js';
+import { createTrustRootRepository, type TrustRootRepository } from './trust-roots.js';
+
+export type { AuditEntry } from './audit.js';
+export { type OpenDatabaseOptions, openDatabase } from './database.js';
+export type {
+  DeploymentEvent,
+  DeploymentSummary,
+  StoredDeployment,
+  Transition,
+} from './deployments.js';
+export type { Authentication, CheckIn, StoredDevice } from './devices.js';
+export type { StoredPayload } from './payloads.js';
+export type { NewRelease, PayloadRef, StoredRelease } from './releases.js';
+export type { ActiveRollout, RolloutSummary, StoredRollout } from './rollouts.js';
+export type { Admission, ApiRole, Database, RolloutState, Slot } from './schema.js';
+export { storeError } from './store-error.js';
+export type { ApiTokenIdentity } from './tokens.js';
+export type { StoredTrustRoot } from './trust-roots.js';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly tokens: TokenRepository;
+  readonly trustRoots: TrustRootRepository;
+  readonly payloads: PayloadRepository;
+  readonly releases: ReleaseRepository;
+  readonly rollouts: RolloutRepository;
+  readonly devices: DeviceRepository;
+  readonly deployments: DeploymentRepository;
+  readonly audit: AuditRepository;
+  // Runs fn with a store bound to one transaction: all its writes commit
+  // together or, if fn throws, none do. Inside fn use only the store passed
+  // in; the outer store waits for the transaction (SQLite has one connection).
+  transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  // Closes the database; the store is unusable afterwards.
+  close(): Promise<void>;
+}
+
+// createStore builds every repository over `db`.
+export function createStore(db: Kysely<Database>): Store {
+  const store: Store = {
+    db,
+    tokens: createTokenRepository(db),
+    trustRoots: createTrustRootRepository(db),
+    payloads: createPayloadRepository(db),
+    releases: createReleaseRepository(db),
+    rollouts: createRolloutRepository(db),
+    devices: createDeviceRepository(db),
+    deployments: createDeploymentRepository(db),
+    audit: createAuditRepository(db),
+    async transaction(fn) {
+      // Already inside one: Kysely cannot nest, and joining it is what the caller means.
+      if (db.isTransaction) return fn(store);
+      try {
+        return await db.transaction().execute((trx) => fn(createStore(trx)));
+      } catch (error) {
+        throw storeError(error, 'transaction');
+      }
+    },
+    async close() {
+      if (db.isTransaction)
+        throw new InvariantError('close() called on a store bound to a transaction');
+      await db.destroy();
+    },
+  };
+  return store;
+}

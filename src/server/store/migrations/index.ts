@@ -1,0 +1,16 @@
+// Every migration, in order, compiled in: the server runs from dist/, where
+// scanning a directory for .ts files would find nothing.
+import type { Migration, MigrationProvider } from 'kysely';
+import { initial } from './0001-initial.js';
+
+// Names sort in the order they apply; never rename or edit a shipped one.
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-initial': initial,
+};
+
+// staticMigrationProvider hands Kysely's Migrator a fixed set of migrations.
+export function staticMigrationProvider(
+  set: Readonly<Record<string, Migration>> = migrations,
+): MigrationProvider {
+  return { getMigrations: async () => ({ ...set }) };
+}

@@ -1,0 +1,139 @@
+// API tokens (people and CI) and device tokens (short-lived, after
+// Authenticate). Only a token's SHA-256 is stored, so a copy of the database
+// hands out no working token.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { PendulumError } from '../../errors.js';
+import { sha256, toHex } from '../../trust/digest.js';
+import { iso, requireSafeInteger } from './rows.js';
+import type { ApiRole, Database } from './schema.js';
+import { guarded } from './store-error.js';
+
+export interface ApiTokenIdentity {
+  readonly id: string;
+  readonly name: string;
+  readonly role: ApiRole;
+}
+
+export type TokenRepository = ReturnType<typeof createTokenRepository>;
+
+// hashToken is the only form of a token the database ever sees.
+function hashToken(token: string): string {
+  return toHex(sha256(new TextEncoder().encode(token)));
+}
+
+// newToken is a prefix (so leaked tokens are recognisable) and 256 random bits.
+function newToken(prefix: 'pdl_' | 'pdd_'): string {
+  return prefix + randomBytes(32).toString('base64url');
+}
+
+// createTokenRepository binds the token functions to a database.
+export function createTokenRepository(db: Kysely<Database>) {
+  return guarded('tokens', {
+    // createApiToken returns the token once; it cannot be recovered later.
+    async createApiToken(input: {
+      name: string;
+      role: ApiRole;
+      now: Date;
+    }): Promise<{ id: string; token: string }> {
+      const id = randomUUID();
+      const token = newToken('pdl_');
+      await db
+        .insertInto('api_tokens')
+        .values({
+          id,
+          name: input.name,
+          role: input.role,
+          token_hash: hashToken(token),
+          created_at: iso(input.now),
+          revoked_at: null,
+        })
+        .execute();
+      return { id, token };
+    },
+
+    // findApiToken resolves a presented token that has not been revoked.
+    async findApiToken(token: string): Promise<ApiTokenIdentity | undefined> {
+      return db
+        .selectFrom('api_tokens')
+        .select(['id', 'name', 'role'])
+        .where('token_hash', '=', hashToken(token))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+    },
+
+    // countApiTokens counts tokens not revoked: zero means nobody can get in.
+    async countApiTokens(): Promise<number> {
+      const row = await db
+        .selectFrom('api_tokens')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('revoked_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      return Number(row.count);
+    },
+
+    // revokeApiToken is idempotent; the first revocation time is kept.
+    async revokeApiToken(id: string, now: Date): Promise<void> {
+      await db
+        .updateTable('api_tokens')
+        .set({ revoked_at: iso(now) })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      const found = await db
+        .selectFrom('api_tokens')
+        .select('id')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (found === undefined)
+        throw new PendulumError('NOT_FOUND', `API token ${id} not found`, {
+          context: { tokenId: id },
+        });
+    },
+
+    // createDeviceToken issues a token for an authenticated device.
+    async createDeviceToken(input: {
+      deviceId: string;
+      ttlMs: number;
+      now: Date;
+    }): Promise<{ token: string; expiresAt: string }> {
+      requireSafeInteger(input.ttlMs, 'ttlMs', 1);
+      const token = newToken('pdd_');
+      const expiresAt = iso(new Date(input.now.getTime() + input.ttlMs));
+      await db
+        .insertInto('device_tokens')
+        .values({ token_hash: hashToken(token), device_id: input.deviceId, expires_at: expiresAt })
+        .execute();
+      return { token, expiresAt };
+    },
+
+    // findDeviceToken resolves a device token that has not expired at `now`.
+    async findDeviceToken(token: string, now: Date): Promise<string | undefined> {
+      const row = await db
+        .selectFrom('device_tokens')
+        .select('device_id')
+        .where('token_hash', '=', hashToken(token))
+        .where('expires_at', '>', iso(now))
+        .executeTakeFirst();
+      return row?.device_id;
+    },
+
+    // deleteExpiredDeviceTokens sweeps tokens past their expiry; returns how many.
+    async deleteExpiredDeviceTokens(now: Date): Promise<number> {
+      const result = await db
+        .deleteFrom('device_tokens')
+        .where('expires_at', '<=', iso(now))
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
+    // deleteDeviceTokens logs a device out everywhere (rejected, decommissioned).
+    async deleteDeviceTokens(deviceId: string): Promise<number> {
+      const result = await db
+        .deleteFrom('device_tokens')
+        .where('device_id', '=', deviceId)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  });
+}

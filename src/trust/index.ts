@@ -1,0 +1,10 @@
+// The trust core's public surface.
+export * from './authoring.js';
+export * from './device-auth.js';
+export * from './digest.js';
+export * from './envelope.js';
+export * from './keys.js';
+export * from './manifest.js';
+export * from './signatures.js';
+export * from './signed-file.js';
+export * from './trust-root.js';

@@ -1,0 +1,94 @@
+// Signing and threshold verification: the only place tweetnacl verifies.
+import { create } from '@bufbuild/protobuf';
+import nacl from 'tweetnacl';
+import { invariant, PendulumError } from '../errors.js';
+import { SignatureSchema, type Signed } from '../gen/pendulum/v1/manifest_pb.js';
+import { createSigned, type DocumentType, preAuthEncoding } from './envelope.js';
+import type { KeyPair, PublicKeyInfo } from './keys.js';
+
+// signDocument signs a body with each key; the CLI is its only caller.
+export function signDocument(
+  type: DocumentType,
+  body: Uint8Array,
+  keys: readonly KeyPair[],
+): Signed {
+  const message = preAuthEncoding(type, body);
+  return createSigned(
+    body,
+    keys.map((key) =>
+      create(SignatureSchema, {
+        keyId: key.keyId,
+        sig: nacl.sign.detached(message, key.secretKey),
+      }),
+    ),
+  );
+}
+
+// signBytes makes a detached signature over a domain-separated message.
+export function signBytes(message: Uint8Array, key: KeyPair): Uint8Array {
+  return nacl.sign.detached(message, key.secretKey);
+}
+
+// verifyBytes checks one detached signature over a domain-separated message.
+export function verifyBytes(
+  message: Uint8Array,
+  signature: Uint8Array,
+  publicKey: Uint8Array,
+): boolean {
+  if (
+    signature.length !== nacl.sign.signatureLength ||
+    publicKey.length !== nacl.sign.publicKeyLength
+  )
+    return false;
+  return nacl.sign.detached.verify(message, signature, publicKey);
+}
+
+// verifyThreshold checks that at least `threshold` distinct trusted keys signed
+// the envelope and returns their key ids. Signatures by unknown keys are
+// ignored; several signatures by one key count once (TUF 5.3.4).
+export function verifyThreshold(
+  type: DocumentType,
+  signed: Signed,
+  trusted: readonly PublicKeyInfo[],
+  threshold: number,
+  what: string,
+): string[] {
+  // A threshold below one would accept an unsigned document: fail closed.
+  invariant(
+    Number.isInteger(threshold) && threshold >= 1,
+    `${what}: signature threshold ${threshold} is below 1`,
+  );
+  const message = preAuthEncoding(type, signed.body);
+  const byId = new Map(trusted.map((key) => [key.keyId, key]));
+  const valid = new Set<string>();
+  let failedTrusted = 0;
+  for (const signature of signed.signatures) {
+    const key = byId.get(signature.keyId);
+    if (key === undefined) continue;
+    if (valid.has(key.keyId)) continue;
+    if (verifyBytes(message, signature.sig, key.publicKey)) valid.add(key.keyId);
+    else failedTrusted++;
+  }
+  if (valid.size >= threshold) return [...valid];
+  const context = { document: what, valid: valid.size, threshold };
+  if (failedTrusted > 0) {
+    throw new PendulumError(
+      'SIGNATURE_INVALID',
+      `${what}: a signature by a trusted key does not verify (the document was altered or mis-signed)`,
+      { context },
+    );
+  }
+  if (valid.size === 0) {
+    throw new PendulumError('UNTRUSTED_KEY', `${what} is not signed by any trusted key`, {
+      context: {
+        ...context,
+        signers: signed.signatures.map((s) => s.keyId.slice(0, 16)).join(','),
+      },
+    });
+  }
+  throw new PendulumError(
+    'THRESHOLD_NOT_MET',
+    `${what} has valid signatures by ${valid.size} distinct trusted key(s); ${threshold} required`,
+    { context },
+  );
+}

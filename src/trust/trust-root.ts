@@ -1,0 +1,167 @@
+// Trust roots: decode and check one, and walk a chain of new versions (TUF 5.3).
+import { fromBinary } from '@bufbuild/protobuf';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { PendulumError } from '../errors.js';
+import {
+  KeyAlgorithm,
+  type PublicKey,
+  type Signed,
+  type TrustRoot,
+  TrustRootSchema,
+} from '../gen/pendulum/v1/manifest_pb.js';
+import { checkEnvelope } from './envelope.js';
+import { keyIdOf, type PublicKeyInfo } from './keys.js';
+import { verifyThreshold } from './signatures.js';
+
+// A trust root larger than this is refused before it is parsed.
+export const maxTrustRootBytes = 64 * 1024;
+
+export interface VerifiedTrustRoot {
+  readonly version: number;
+  readonly expiresAt: Date;
+  readonly vendorId: string;
+  readonly rootKeys: readonly PublicKeyInfo[];
+  readonly rootThreshold: number;
+  readonly releaseKeys: readonly PublicKeyInfo[];
+  readonly releaseThreshold: number;
+  // The envelope as received, to store and serve unchanged.
+  readonly signed: Signed;
+}
+
+const docType = 'pendulum.v1.TrustRoot';
+
+// verifyPinnedTrustRoot checks a root trusted out of band (provisioned on the
+// device, or the server's first): signed by a threshold of its own root keys.
+// Expiry is checked once a chain has been walked, by updateTrustRoot.
+export function verifyPinnedTrustRoot(signed: Signed): VerifiedTrustRoot {
+  checkEnvelope(signed, maxTrustRootBytes, 'trust root');
+  const root = decodeTrustRoot(signed, 'trust root');
+  verifyThreshold(
+    docType,
+    signed,
+    root.rootKeys,
+    root.rootThreshold,
+    `trust root v${root.version}`,
+  );
+  return root;
+}
+
+// updateTrustRoot walks `chain` (versions current+1, current+2, ...) from a
+// trusted root and returns the newest. Each new root must be signed by a
+// threshold of the previous root's keys and of its own (TUF 5.3.4), carry the
+// next version (5.3.5), and the final root must not be expired (5.3.10).
+export function updateTrustRoot(
+  current: VerifiedTrustRoot,
+  chain: readonly Signed[],
+  now: Date,
+): VerifiedTrustRoot {
+  let trusted = current;
+  for (const signed of chain) {
+    checkEnvelope(signed, maxTrustRootBytes, 'trust root');
+    const what = `trust root after v${trusted.version}`;
+    verifyThreshold(
+      docType,
+      signed,
+      trusted.rootKeys,
+      trusted.rootThreshold,
+      `${what} (signed by the previous root)`,
+    );
+    const next = decodeTrustRoot(signed, what);
+    verifyThreshold(
+      docType,
+      signed,
+      next.rootKeys,
+      next.rootThreshold,
+      `trust root v${next.version} (signed by its own keys)`,
+    );
+    if (next.version !== trusted.version + 1) {
+      throw new PendulumError(
+        'ROLLBACK_REJECTED',
+        `trust root v${next.version} does not follow v${trusted.version}`,
+        {
+          context: { trusted: trusted.version, offered: next.version },
+        },
+      );
+    }
+    if (next.vendorId !== trusted.vendorId) {
+      throw new PendulumError(
+        'INCOMPATIBLE',
+        `trust root v${next.version} is for vendor "${next.vendorId}", not "${trusted.vendorId}"`,
+        {
+          context: { field: 'vendor_id' },
+        },
+      );
+    }
+    trusted = next;
+  }
+  if (trusted.expiresAt.getTime() <= now.getTime()) {
+    throw new PendulumError(
+      'EXPIRED',
+      `trust root v${trusted.version} expired at ${trusted.expiresAt.toISOString()}`,
+      {
+        context: { version: trusted.version, expires: trusted.expiresAt.toISOString() },
+      },
+    );
+  }
+  return trusted;
+}
+
+// decodeTrustRoot parses and checks the body of a root envelope; it does not
+// check signatures.
+export function decodeTrustRoot(signed: Signed, what: string): VerifiedTrustRoot {
+  let root: TrustRoot;
+  try {
+    root = fromBinary(TrustRootSchema, signed.body);
+  } catch (error) {
+    throw new PendulumError('MALFORMED', `${what} body does not decode`, { cause: error });
+  }
+  const field = (name: string, problem: string) =>
+    new PendulumError('MALFORMED', `${what}: field "${name}" ${problem}`, {
+      context: { field: name },
+    });
+  if (root.version < 1) throw field('version', 'must be at least 1');
+  if (root.expires === undefined) throw field('expires', 'is missing');
+  const expiresAt = timestampDate(root.expires);
+  // Outside the Date range it would compare as never expiring (TUF 5.3.10).
+  if (Number.isNaN(expiresAt.getTime())) throw field('expires', 'is out of range');
+  if (root.vendorId === '') throw field('vendor_id', 'is empty');
+  const rootKeys = keyList(root.rootKeys, 'root_keys', field);
+  const releaseKeys = keyList(root.releaseKeys, 'release_keys', field);
+  if (root.rootThreshold < 1 || root.rootThreshold > rootKeys.length) {
+    throw field('root_threshold', `must be between 1 and the ${rootKeys.length} root keys`);
+  }
+  if (root.releaseThreshold < 1 || root.releaseThreshold > releaseKeys.length) {
+    throw field(
+      'release_threshold',
+      `must be between 1 and the ${releaseKeys.length} release keys`,
+    );
+  }
+  return {
+    version: root.version,
+    expiresAt,
+    vendorId: root.vendorId,
+    rootKeys,
+    rootThreshold: root.rootThreshold,
+    releaseKeys,
+    releaseThreshold: root.releaseThreshold,
+    signed,
+  };
+}
+
+function keyList(
+  keys: readonly PublicKey[],
+  name: string,
+  field: (name: string, problem: string) => PendulumError,
+): PublicKeyInfo[] {
+  if (keys.length === 0) throw field(name, 'is empty');
+  const seen = new Set<string>();
+  return keys.map((key, index) => {
+    if (key.algorithm !== KeyAlgorithm.ED25519 || key.publicKey.length !== 32) {
+      throw field(`${name}[${index}]`, 'must be a 32-byte Ed25519 key');
+    }
+    const keyId = keyIdOf(key.publicKey);
+    if (seen.has(keyId)) throw field(`${name}[${index}]`, 'repeats a key');
+    seen.add(keyId);
+    return { keyId, publicKey: key.publicKey, label: key.label };
+  });
+}
