@@ -25,6 +25,8 @@ export interface DeviceSetup {
   // [name, argv] pairs run on the trial boot.
   readonly healthChecks: readonly { name: string; command: readonly string[]; timeout?: string }[];
   readonly maxTries?: number;
+  // The compiled CLI to run (default: the one beside this file).
+  readonly cli?: string;
 }
 
 export interface AgentRun {
@@ -112,7 +114,11 @@ ${checks}`,
     cmdlinePath,
     journalPath,
     runAgent: (options) =>
-      runCli(['agent', '--config', configPath, '--once'], options?.failpoints ?? []),
+      runCli(
+        setup.cli ?? cliPath,
+        ['agent', '--config', configPath, '--once'],
+        options?.failpoints ?? [],
+      ),
     boot: () => simulateBoot({ envPath, cmdlinePath }),
     journal: async () => parseAgentState(JSON.parse(await readFile(journalPath, 'utf8'))),
     async settle(onStep) {
@@ -134,9 +140,13 @@ ${checks}`,
 }
 
 // runCli runs the compiled `pendulum` CLI with PENDULUM_FAILPOINTS set as asked.
-function runCli(args: readonly string[], failpoints: readonly string[]): Promise<AgentRun> {
+function runCli(
+  cli: string,
+  args: readonly string[],
+  failpoints: readonly string[],
+): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const child = spawn(process.execPath, [cli, ...args], {
       env: { ...process.env, PENDULUM_FAILPOINTS: failpoints.join(',') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,6 +1,8 @@
 // What the agent persists in its journal, and how it is validated on load.
+import { toBinary } from '@bufbuild/protobuf';
 import { z } from 'zod';
 import { errorCodes } from '../errors.js';
+import { type Signed, SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 import { deploymentStates } from '../wire/enums.js';
 import { machineStates } from './state-machine.js';
 
@@ -67,4 +69,27 @@ export type AgentState = z.infer<typeof agentStateSchema>;
 // parseAgentState validates a journal's JSON; it throws a ZodError on mismatch.
 export function parseAgentState(value: unknown): AgentState {
   return agentStateSchema.parse(value);
+}
+
+// factoryState is the journal of a factory-fresh device: the booted slot runs
+// the factory release and the provisioned trust root is the one trusted.
+export function factoryState(options: {
+  booted: 'A' | 'B';
+  version: string;
+  sequence: number;
+  trustRoot: Signed;
+}): AgentState {
+  const other = options.booted === 'A' ? 'B' : 'A';
+  const slots = {
+    [options.booted]: { status: 'good', version: options.version },
+    [other]: { status: 'unknown', version: '' },
+  } as AgentState['slots'];
+  return {
+    format: 1,
+    committed: { slot: options.booted, version: options.version, sequence: options.sequence },
+    trustRoot: Buffer.from(toBinary(SignedSchema, options.trustRoot)).toString('base64'),
+    slots,
+    machine: { name: 'idle', offset: 0 },
+    outbox: [],
+  };
 }

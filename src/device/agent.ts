@@ -15,6 +15,8 @@ export interface LoopOptions {
   readonly backoff: BackoffPolicy;
   // How long to wait for the system to go down after the reboot command.
   readonly rebootGraceMs: number;
+  // Waits between polls and retries (a fake in tests).
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export type LoopResult = 'idle' | 'reboot' | 'stopped';
@@ -22,6 +24,7 @@ export type LoopResult = 'idle' | 'reboot' | 'stopped';
 // runAgent runs the agent until `once` is satisfied or the signal aborts.
 export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<LoopResult> {
   await settleBoot(rt);
+  const wait = options.sleep ?? sleep;
   let interval = options.pollIntervalMs;
   let failures = 0;
   while (!rt.signal.aborted) {
@@ -30,7 +33,7 @@ export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<
       if (outcome === 'continue') continue;
       if (outcome === 'reboot') {
         if (options.once) return 'reboot';
-        await sleep(options.rebootGraceMs, rt.signal);
+        await wait(options.rebootGraceMs, rt.signal);
         if (!rt.signal.aborted)
           rt.log.error('still running after the reboot command; trying again');
         continue;
@@ -39,7 +42,7 @@ export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<
       failures = 0;
       if (rt.state.machine.name !== 'idle') continue;
       if (options.once) return 'idle';
-      await sleep(jittered(interval, options.jitter), rt.signal);
+      await wait(jittered(interval, options.jitter), rt.signal);
     } catch (error) {
       if (rt.signal.aborted) break;
       if (options.once) throw error;
@@ -47,7 +50,7 @@ export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<
       const delay = backoffDelay(failures, options.backoff);
       const failure = PendulumError.from(error);
       rt.log.warn({ code: failure.code, failures, retryInMs: delay }, `agent: ${failure.message}`);
-      await sleep(delay, rt.signal);
+      await wait(delay, rt.signal);
     }
   }
   return 'stopped';

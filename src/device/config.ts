@@ -25,6 +25,8 @@ export const agentConfigSchema = z
         ca: z.string().optional(),
         // Deadline of each unary call.
         call_timeout: duration.default('30s'),
+        // Largest gRPC message the agent reads (an offer, or one download chunk).
+        max_message: size.default('8MiB'),
       })
       .strict(),
     device: z
@@ -63,6 +65,8 @@ export const agentConfigSchema = z
         sync_every: size.default('8MiB'),
         // Send a progress report at most this often.
         progress_every: duration.default('2s'),
+        // Give up on a download stream that sends nothing for this long (it resumes later).
+        idle_timeout: duration.default('60s'),
       })
       .strict()
       .default({}),

@@ -4,13 +4,14 @@
 import { createHash, type Hash } from 'node:crypto';
 import { PendulumError } from '../errors.js';
 import type { DeploymentRecord } from './agent-state.js';
+import { withIdleTimeout } from './idle-timeout.js';
 import type { AgentRuntime } from './runtime.js';
 
 export interface DownloadHooks {
   // Called after everything up to `offset` is durable in the slot.
   readonly synced: (offset: number) => Promise<void>;
-  // Called as bytes arrive (throttle inside).
-  readonly progress: (offset: number) => void;
+  // Called as bytes arrive (throttle inside); awaited, so reports stay in order.
+  readonly progress: (offset: number) => Promise<void>;
 }
 
 // downloadIntoSlot writes the payload from `offset` to its end and returns
@@ -59,7 +60,7 @@ export async function downloadIntoSlot(
         unsynced = 0;
         await hooks.synced(writer.position);
       }
-      hooks.progress(writer.position);
+      await hooks.progress(writer.position);
     }
     if (writer.position !== deployment.size) {
       throw new PendulumError(

@@ -56,7 +56,7 @@ async function download(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutc
         await rt.save({ ...rt.state, machine: { ...rt.state.machine, offset } });
         if (offset < d.size) checkpoint('download-progress');
       },
-      progress: (offset) => {
+      progress: async (offset) => {
         if (rt.now() - lastProgress < rt.settings.progressEveryMs) return;
         lastProgress = rt.now();
         const report = {
@@ -67,7 +67,8 @@ async function download(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutc
           errorCode: '',
           message: '',
         };
-        rt.source
+        // Progress is best effort: a lost one is replaced by the next.
+        await rt.source
           .report(report, rt.signal)
           .catch((error: unknown) => rt.log.debug({ err: error }, 'progress report not delivered'));
       },

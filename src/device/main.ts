@@ -2,19 +2,17 @@
 // (or start) the journal, run the loop.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toBinary } from '@bufbuild/protobuf';
 import { type Logger, pino } from 'pino';
 import { PendulumError } from '../errors.js';
-import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 import { parseSignedFile, verifyPinnedTrustRoot } from '../trust/index.js';
 import { type LoopResult, runAgent } from './agent.js';
-import { type AgentState, parseAgentState } from './agent-state.js';
+import { type AgentState, factoryState, parseAgentState } from './agent-state.js';
 import { createBootloader } from './bootloaders/registry.js';
 import type { AgentConfig } from './config.js';
 import { loadOrCreateDeviceKey } from './device-key.js';
 import { runHealthChecks } from './health.js';
 import { createJournal } from './journal.js';
-import type { AgentRuntime } from './runtime.js';
+import { createRuntime } from './runtime.js';
 import { createSlot } from './slots/registry.js';
 import type { SlotName } from './slots/slot.js';
 import { createGrpcSource } from './source/grpc.js';
@@ -52,13 +50,15 @@ export async function runAgentFromConfig(
       });
     }
   });
-  let state = (await journal.load()) ?? (await initialState(config, await bootloader.booted()));
+  const stored = await journal.load();
+  const initial = stored ?? (await factoryFresh(config, await bootloader.booted()));
   const source = await createGrpcSource({
     address: config.server.address,
     caFile: config.server.ca,
     key,
     classId: config.device.class_id,
     callTimeoutMs: config.server.call_timeout,
+    maxMessageBytes: config.server.max_message,
     now: () => new Date(),
   });
   log.info(
@@ -66,15 +66,16 @@ export async function runAgentFromConfig(
       device: key.keyId,
       class: config.device.class_id,
       server: config.server.address,
-      state: state.machine.name,
+      state: initial.machine.name,
     },
     'pendulum agent starting',
   );
-  const rt: AgentRuntime = {
+  const rt = createRuntime({
     settings: {
       classId: config.device.class_id,
       syncEveryBytes: config.download.sync_every,
       progressEveryMs: config.download.progress_every,
+      downloadIdleMs: config.download.idle_timeout,
       inventory: config.device.inventory,
     },
     slots,
@@ -104,15 +105,10 @@ export async function runAgentFromConfig(
     now: () => Date.now(),
     log,
     signal: options.signal,
-    get state() {
-      return state;
-    },
-    async save(next) {
-      await journal.save(next);
-      state = next;
-    },
-  };
-  if ((await journal.load()) === undefined) await rt.save(state);
+    journal,
+    initial,
+  });
+  if (stored === undefined) await rt.save(initial);
   try {
     return await runAgent(rt, {
       once: options.once,
@@ -126,9 +122,8 @@ export async function runAgentFromConfig(
   }
 }
 
-// initialState is the journal of a factory-fresh device: the booted slot runs
-// the factory release and the provisioned trust root is the one trusted.
-async function initialState(config: AgentConfig, booted: SlotName): Promise<AgentState> {
+// factoryFresh reads and checks the provisioned trust root for a device's first start.
+async function factoryFresh(config: AgentConfig, booted: SlotName): Promise<AgentState> {
   let text: string;
   try {
     text = await readFile(config.device.trust_root, 'utf8');
@@ -136,24 +131,17 @@ async function initialState(config: AgentConfig, booted: SlotName): Promise<Agen
     throw new PendulumError(
       'CONFIG_INVALID',
       `cannot read trust root ${config.device.trust_root}`,
-      { context: { file: config.device.trust_root }, cause: error },
+      {
+        context: { file: config.device.trust_root },
+        cause: error,
+      },
     );
   }
   const root = verifyPinnedTrustRoot(parseSignedFile(text, config.device.trust_root));
-  const other = booted === 'A' ? 'B' : 'A';
-  return {
-    format: 1,
-    committed: {
-      slot: booted,
-      version: config.device.factory_version,
-      sequence: config.device.factory_sequence,
-    },
-    trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
-    slots: {
-      [booted]: { status: 'good', version: config.device.factory_version },
-      [other]: { status: 'unknown', version: '' },
-    } as AgentState['slots'],
-    machine: { name: 'idle', offset: 0 },
-    outbox: [],
-  };
+  return factoryState({
+    booted,
+    version: config.device.factory_version,
+    sequence: config.device.factory_sequence,
+    trustRoot: root.signed,
+  });
 }

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { AgentState } from './agent-state.js';
 import type { Bootloader } from './bootloaders/bootloader.js';
+import type { Journal } from './journal.js';
 import type { Slot, SlotName } from './slots/slot.js';
 import type { UpdateSource } from './source/source.js';
 
@@ -9,6 +10,8 @@ export interface AgentSettings {
   readonly classId: string;
   readonly syncEveryBytes: number;
   readonly progressEveryMs: number;
+  // A download that sends nothing for this long is retried.
+  readonly downloadIdleMs: number;
   readonly inventory: Readonly<Record<string, string>>;
 }
 
@@ -32,4 +35,26 @@ export interface AgentRuntime {
   readonly state: AgentState;
   // save persists a new state (atomically) and makes it current.
   save(next: AgentState): Promise<void>;
+}
+
+export interface RuntimeParts extends Omit<AgentRuntime, 'state' | 'save'> {
+  readonly journal: Journal<AgentState>;
+  // The state to start from: the journal's, or a factory-fresh one.
+  readonly initial: AgentState;
+}
+
+// createRuntime binds the parts to a journal: `save` persists, then updates `state`.
+export function createRuntime(parts: RuntimeParts): AgentRuntime {
+  const { journal, initial, ...rest } = parts;
+  let state = initial;
+  return {
+    ...rest,
+    get state() {
+      return state;
+    },
+    async save(next) {
+      await journal.save(next);
+      state = next;
+    },
+  };
 }

@@ -25,6 +25,8 @@ export interface RunningServer {
   readonly port: number;
   // Set on the first start only: the admin API token, to be shown once.
   readonly adminToken: string | undefined;
+  // The stores, for embedding the server and for tests that play a compromised server.
+  readonly context: ServerContext;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startServer(
     address,
     port,
     adminToken,
+    context: ctx,
     async close() {
       introspection.setServing(false);
       await new Promise<void>((resolve) => {

@@ -66,6 +66,16 @@ export function verifyManifest(
   policy: ManifestPolicy,
 ): VerifiedManifest {
   checkEnvelope(signed, maxManifestBytes, 'manifest');
+  // TUF 5.3.10 again, here: a root held in memory must not outlive its expiry.
+  if (root.expiresAt.getTime() <= policy.now.getTime()) {
+    throw new PendulumError(
+      'EXPIRED',
+      `trust root v${root.version} expired at ${root.expiresAt.toISOString()}`,
+      {
+        context: { field: 'trust_root.expires', version: root.version },
+      },
+    );
+  }
   const signers = verifyThreshold(
     'pendulum.v1.Manifest',
     signed,

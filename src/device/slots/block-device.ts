@@ -6,8 +6,8 @@ import { readFile, stat } from 'node:fs/promises';
 // majorMinor renders a device number as "major:minor" (glibc's encoding,
 // as in /sys/dev/block and /proc/self/mountinfo).
 export function majorMinor(rdev: bigint): string {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
   return `${major}:${minor}`;
 }
 

@@ -17,6 +17,7 @@ export interface GrpcSourceOptions {
   readonly key: KeyPair;
   readonly classId: string;
   readonly callTimeoutMs: number;
+  readonly maxMessageBytes: number;
   readonly now: () => Date;
 }
 
@@ -29,7 +30,7 @@ export async function createGrpcSource(
       ? credentials.createInsecure()
       : credentials.createSsl(await readFile(options.caFile));
   const channel = new GrpcClient(options.address, creds, {
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.keepalive_time_ms': 60_000,
   });
   let token: string | undefined;

@@ -1,0 +1,47 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  type BootloaderConfig,
+  bootloaderTypes,
+  createBootloader,
+} from '../../../src/device/bootloaders/registry.js';
+import { initSimulatedBootloader } from '../../../src/device/bootloaders/simulated.js';
+import { isPendulumError } from '../../../src/errors.js';
+
+describe('bootloader registry', () => {
+  it('builds the simulated bootloader over the configured files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pendulum-bootreg-'));
+    try {
+      const env = join(dir, 'grubenv');
+      const cmdline = join(dir, 'cmdline');
+      await initSimulatedBootloader({
+        envPath: env,
+        cmdlinePath: cmdline,
+        booted: 'B',
+        maxTries: 2,
+      });
+      const bootloader = createBootloader({ type: 'simulated', env, cmdline });
+      expect(bootloader.kind).toBe('simulated');
+      expect(await bootloader.booted()).toBe('B');
+      expect((await bootloader.state()).maxTries).toBe(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names an unknown bootloader type and the known ones', () => {
+    let error: unknown;
+    try {
+      createBootloader({ type: 'u-boot', env: 'x', cmdline: 'y' } as unknown as BootloaderConfig);
+    } catch (e) {
+      error = e;
+    }
+    expect(isPendulumError(error, 'CONFIG_INVALID')).toBe(true);
+    expect((error as Error).message).toBe(
+      `unknown bootloader type "u-boot" (known: ${bootloaderTypes.join(', ')})`,
+    );
+    expect(bootloaderTypes).toContain('simulated');
+  });
+});

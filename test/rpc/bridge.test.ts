@@ -1,0 +1,150 @@
+// The gRPC bridge for unary calls (src/rpc/server.ts, client.ts, status.ts): a
+// real grpc-js server on a loopback port, in-test services and the typed client.
+import { EventEmitter } from 'node:events';
+import { durationMs } from '@bufbuild/protobuf/wkt';
+import { Server } from '@grpc/grpc-js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/errors.js';
+import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
+import { bearer } from '../../src/rpc/auth.js';
+import { createClient } from '../../src/rpc/client.js';
+import { failure, listen, pause, within } from './harness.js';
+import { type Bridge, startBridge } from './services.js';
+
+let bridge: Bridge;
+
+beforeAll(async () => {
+  bridge = await startBridge();
+});
+
+afterEach(() => {
+  bridge.recorder.reset();
+  bridge.closeChannels();
+});
+
+afterAll(async () => {
+  await bridge.close();
+});
+
+describe('unary calls', () => {
+  it('round-trips a request and response, with the caller the server authorised', async () => {
+    const response = await bridge.deviceClient().checkIn({
+      status: { installedVersion: '1.2.0', committedSequence: 7n },
+    });
+    expect(response.offer?.deploymentId).toBe('device-1:1.2.0');
+    expect(response.pollInterval && durationMs(response.pollInterval)).toBe(30_000);
+  });
+
+  it.each<ErrorCode>([
+    'NOT_FOUND',
+    'ROLLBACK_REJECTED',
+    'SIGNATURE_INVALID',
+    'PERMISSION_DENIED',
+    'STORAGE_FAILED',
+    'UNAVAILABLE',
+    'MALFORMED',
+    'INTERNAL',
+  ])('delivers a %s thrown by a handler with the same code and message', async (code) => {
+    const error = await failure(
+      bridge.deviceClient().checkIn({ status: { agentState: `fail:${code}` } }),
+    );
+    expect(error.code).toBe(code);
+    expect(error.message).toBe(`refused with ${code}: café ✓ "quoted"`);
+    expect(bridge.recorder.internalErrors).toEqual([]);
+  });
+
+  it('hides a non-Pendulum error behind INTERNAL and reports it on the server', async () => {
+    const error = await failure(bridge.deviceClient().checkIn({ status: { agentState: 'crash' } }));
+    expect(error.code).toBe('INTERNAL');
+    expect(error.message).not.toContain('hunter2');
+    expect(bridge.recorder.internalErrors).toHaveLength(1);
+    expect(bridge.recorder.internalErrors[0]?.path).toBe('/pendulum.v1.DeviceService/CheckIn');
+    expect(String(bridge.recorder.internalErrors[0]?.error)).toContain('ECONNREFUSED');
+  });
+
+  it('refuses a caller that authorize rejects, before the handler runs', async () => {
+    const error = await failure(bridge.deviceClient('stolen').checkIn({ status: {} }));
+    expect(error.code).toBe('UNAUTHENTICATED');
+    expect(bridge.recorder.handlerCalls).toBe(0);
+  });
+
+  it('refuses a call without any token', async () => {
+    const client = createClient(DeviceService, bridge.channelTo(bridge.listening.address));
+    expect((await failure(client.report({ deploymentId: 'x' }))).code).toBe('UNAUTHENTICATED');
+    expect(bridge.recorder.handlerCalls).toBe(0);
+  });
+
+  it('reports an authorize function that crashes as an internal error, not as a refusal', async () => {
+    const error = await failure(bridge.deviceClient('explode').checkIn({ status: {} }));
+    expect(error.code).toBe('INTERNAL');
+    expect(bridge.recorder.handlerCalls).toBe(0);
+    expect(bridge.recorder.internalErrors).toHaveLength(1);
+  });
+
+  it('lets authorize admit some methods without a token', async () => {
+    const client = createClient(DeviceService, bridge.channelTo(bridge.listening.address));
+    expect((await client.authenticate({ classId: 'gw' })).token).toBe('token-for-gw');
+  });
+
+  it('cancels the server handler when the client aborts a call', async () => {
+    const controller = new AbortController();
+    const call = bridge
+      .deviceClient()
+      .report({ deploymentId: 'hang-abort' }, { signal: controller.signal });
+    await within(bridge.recorder.started('hang-abort').promise, 5000, 'the handler to start');
+    controller.abort();
+    expect((await failure(call)).code).toBe('CANCELLED');
+    await within(bridge.recorder.aborted('hang-abort').promise, 5000, "the server's ctx.signal");
+    await within(bridge.recorder.finished('hang-abort').promise, 5000, 'the handler to return');
+    expect(bridge.recorder.internalErrors).toEqual([]);
+  });
+
+  it('does not report a handler that stops on its cancelled signal as a server bug', async () => {
+    // Node APIs given ctx.signal throw their own AbortError, not a PendulumError.
+    const controller = new AbortController();
+    const call = bridge
+      .deviceClient()
+      .report({ deploymentId: 'hang-native' }, { signal: controller.signal });
+    await within(bridge.recorder.started('hang-native').promise, 5000, 'the handler to start');
+    controller.abort();
+    expect((await failure(call)).code).toBe('CANCELLED');
+    await within(bridge.recorder.finished('hang-native').promise, 5000, 'the handler to return');
+    await pause(20);
+    expect(bridge.recorder.internalErrors).toEqual([]);
+  });
+
+  it('does not start a call whose signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const error = await failure(
+      bridge.deviceClient().report({ deploymentId: 'x' }, { signal: controller.signal }),
+    );
+    expect(error.code).toBe('CANCELLED');
+  });
+
+  it('aborts the server handler when the deadline passes', async () => {
+    const error = await failure(
+      bridge.deviceClient().report({ deploymentId: 'hang-deadline' }, { timeoutMs: 200 }),
+    );
+    expect(error.context.grpc_status).toBe('DEADLINE_EXCEEDED');
+    await within(bridge.recorder.aborted('hang-deadline').promise, 5000, "the server's ctx.signal");
+  });
+
+  it('does not pile up abort listeners on a signal shared by many calls', async () => {
+    const shutdown = new AbortController();
+    const client = bridge.deviceClient();
+    for (let i = 0; i < 20; i++)
+      await client.report({ deploymentId: `r${i}` }, { signal: shutdown.signal });
+    expect(EventEmitter.getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('reports an unreachable server as UNAVAILABLE', async () => {
+    const closed = await listen(new Server());
+    await closed.close();
+    const client = createClient(DeviceService, bridge.channelTo(closed.address), () =>
+      bearer('good'),
+    );
+    const error = await failure(client.checkIn({ status: {} }, { timeoutMs: 5000 }));
+    expect(error.code).toBe('UNAVAILABLE');
+  });
+});

@@ -1,0 +1,83 @@
+// A simulated device for integration tests: slot files (or loop devices), the
+// factory image in slot A, and the real agent run as a child process.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  createSimulatedDevice,
+  type DeviceSetup,
+  type SimulatedDevice,
+} from '../../src/demo/simulated-device.js';
+import type { BootState } from '../../src/device/bootloaders/bootloader.js';
+import { createSimulatedBootloader } from '../../src/device/bootloaders/simulated.js';
+import { type Fleet, testClass } from './fleet.js';
+import { imageSelfTest, makeImage, sha256Hex } from './images.js';
+
+// Tests run the CLI that global-setup.ts compiled.
+export const distCli = resolve('dist/cli/main.js');
+export const slotBytes = 8 * 1024 * 1024;
+export const factoryImage = makeImage('1.0.0');
+
+export interface TestDevice extends SimulatedDevice {
+  readonly slots: { readonly A: string; readonly B: string };
+  bootState(): Promise<BootState>;
+  booted(): Promise<'A' | 'B'>;
+  // The raw bytes of the bootloader environment, to prove it was not touched.
+  envBytes(): Promise<Buffer>;
+  slotDigest(slot: 'A' | 'B', length: number): Promise<string>;
+  deviceId(): Promise<string>;
+}
+
+// makeDevice creates a device whose slots are plain files unless `slots` names block devices.
+export async function makeDevice(
+  dir: string,
+  fleet: Fleet,
+  options: {
+    slots?: { A: string; B: string };
+    maxTries?: number;
+    healthChecks?: DeviceSetup['healthChecks'];
+    classId?: string;
+  } = {},
+): Promise<TestDevice> {
+  await mkdir(dir, { recursive: true });
+  const slots = options.slots ?? { A: join(dir, 'slot-a.img'), B: join(dir, 'slot-b.img') };
+  if (options.slots === undefined) {
+    await writeFile(slots.A, Buffer.alloc(slotBytes));
+    await writeFile(slots.B, Buffer.alloc(slotBytes));
+  }
+  const slotA = Buffer.alloc(slotBytes);
+  factoryImage.copy(slotA);
+  await writeFile(slots.A, slotA);
+  const device = await createSimulatedDevice({
+    dir,
+    serverAddress: fleet.address,
+    classId: options.classId ?? testClass,
+    trustRootFile: fleet.trustRootFile,
+    slots,
+    factoryVersion: '1.0.0',
+    factorySequence: 1,
+    healthChecks: options.healthChecks ?? [imageSelfTest],
+    maxTries: options.maxTries ?? 3,
+    cli: distCli,
+  });
+  const bootloader = createSimulatedBootloader({
+    envPath: device.envPath,
+    cmdlinePath: device.cmdlinePath,
+  });
+  return {
+    ...device,
+    slots,
+    bootState: () => bootloader.state(),
+    booted: () => bootloader.booted(),
+    envBytes: () => readFile(device.envPath),
+    async slotDigest(slot, length) {
+      const handle = await readFile(slots[slot]);
+      return sha256Hex(handle.subarray(0, length));
+    },
+    async deviceId() {
+      const key = JSON.parse(await readFile(join(dir, 'state', 'device.key'), 'utf8')) as {
+        key_id: string;
+      };
+      return key.key_id;
+    },
+  };
+}

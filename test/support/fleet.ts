@@ -1,0 +1,180 @@
+// A real server on a loopback port the OS picks, a manufacturer with keys and
+// a trust root, and ways to publish releases — honestly, or as a compromised
+// server that skips its own checks.
+import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { toBinary } from '@bufbuild/protobuf';
+import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { FleetService } from '../../src/gen/pendulum/v1/fleet_pb.js';
+import { type Signed, SignedSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
+import { PublisherService } from '../../src/gen/pendulum/v1/publisher_pb.js';
+import { bearer } from '../../src/rpc/auth.js';
+import { createClient } from '../../src/rpc/client.js';
+import type { Client } from '../../src/rpc/types.js';
+import { defaultServerConfig } from '../../src/server/config.js';
+import { type RunningServer, startServer } from '../../src/server/main.js';
+import {
+  ComponentKind,
+  encodeManifest,
+  encodeTrustRoot,
+  formatSignedFile,
+  generateKeyPair,
+  type KeyPair,
+  type ManifestSpec,
+  sha256,
+  signManifest,
+  signTrustRoot,
+  toHex,
+} from '../../src/trust/index.js';
+
+export const testClass = 'acme-gateway';
+
+export interface Fleet {
+  readonly server: RunningServer;
+  readonly address: string;
+  readonly trustRootFile: string;
+  readonly rootKey: KeyPair;
+  readonly releaseKey: KeyPair;
+  readonly publisher: Client<(typeof PublisherService)['method']>;
+  readonly fleet: Client<(typeof FleetService)['method']>;
+  // sign builds a signed manifest for an image (defaults: this class, valid for a day).
+  sign(image: Uint8Array, spec: Partial<ManifestSpec>, keys?: readonly KeyPair[]): Signed;
+  // publish uploads, publishes and rolls a release out to the class; returns the release id.
+  publish(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
+  // inject plays a compromised server: stores a release without verifying it and
+  // hands it straight to one device.
+  inject(signed: Signed, payload: Uint8Array, deviceId: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+// startFleet starts a server with a data directory under `dir`.
+export async function startFleet(
+  dir: string,
+  options: { releaseThreshold?: number } = {},
+): Promise<Fleet> {
+  const config = defaultServerConfig({
+    data_dir: join(dir, 'server'),
+    listen: '127.0.0.1:0',
+    poll_interval: '1s',
+  });
+  const server = await startServer(config, { log: pino({ level: 'silent' }) });
+  const token = server.adminToken;
+  if (token === undefined) throw new Error('no admin token on first start');
+  const channel = new GrpcClient(server.address, credentials.createInsecure());
+  const publisher = createClient(PublisherService, channel, () => bearer(token));
+  const fleet = createClient(FleetService, channel, () => bearer(token));
+
+  const rootKey = generateKeyPair();
+  const releaseKey = generateKeyPair();
+  const secondReleaseKey = generateKeyPair();
+  const threshold = options.releaseThreshold ?? 1;
+  const releaseKeys = threshold > 1 ? [releaseKey, secondReleaseKey] : [releaseKey];
+  const root = signTrustRoot(
+    encodeTrustRoot({
+      version: 1,
+      expiresAt: new Date(Date.now() + 365 * 86_400_000),
+      vendorId: 'acme',
+      rootKeys: [{ keyId: rootKey.keyId, publicKey: rootKey.publicKey, label: 'root' }],
+      rootThreshold: 1,
+      releaseKeys: releaseKeys.map((k, i) => ({
+        keyId: k.keyId,
+        publicKey: k.publicKey,
+        label: `release-${i}`,
+      })),
+      releaseThreshold: threshold,
+    }),
+    [rootKey],
+  );
+  const trustRootFile = join(dir, 'root.json');
+  await writeFile(trustRootFile, formatSignedFile(root));
+  await publisher.putTrustRoot({ trustRoot: root });
+
+  const sign: Fleet['sign'] = (image, spec, keys) =>
+    signManifest(
+      encodeManifest({
+        vendorId: 'acme',
+        classId: testClass,
+        sequence: 2,
+        version: '1.1.0',
+        expiresAt: new Date(Date.now() + 86_400_000),
+        components: [
+          {
+            name: 'rootfs',
+            kind: ComponentKind.ROOTFS,
+            size: image.length,
+            sha256: toHex(sha256(image)),
+          },
+        ],
+        bootAttempts: 3,
+        confirmDeadlineMs: 60_000,
+        ...spec,
+      }),
+      keys ?? releaseKeys,
+    );
+
+  const upload = async (payload: Uint8Array) => {
+    const chunks = async function* () {
+      yield {
+        part: {
+          case: 'header' as const,
+          value: { sha256: toHex(sha256(payload)), size: BigInt(payload.length) },
+        },
+      };
+      for (let at = 0; at < payload.length; at += 1024 * 1024)
+        yield { part: { case: 'chunk' as const, value: payload.subarray(at, at + 1024 * 1024) } };
+    };
+    await publisher.uploadPayload(chunks());
+  };
+
+  return {
+    server,
+    address: server.address,
+    trustRootFile,
+    rootKey,
+    releaseKey,
+    publisher,
+    fleet,
+    sign,
+    async publish(image, spec) {
+      await upload(image);
+      const { release } = await publisher.publishRelease({ manifest: sign(image, spec) });
+      if (release === undefined) throw new Error('no release');
+      await fleet.createRollout({ releaseId: release.id, classId: '' });
+      return release.id;
+    },
+    async inject(signed, payload, deviceId) {
+      await upload(payload);
+      const { store } = server.context;
+      const now = new Date();
+      const releaseId = toHex(sha256(signed.body));
+      const payloadId = toHex(sha256(payload));
+      await store.releases.insert({
+        id: releaseId,
+        vendorId: 'acme',
+        classId: `injected-${releaseId.slice(0, 8)}`,
+        sequence: 1,
+        version: 'injected',
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+        signed: toBinary(SignedSchema, signed),
+        size: payload.length,
+        payloads: [{ component: 'rootfs', payloadId, size: payload.length }],
+        now,
+      });
+      const deployment = await store.deployments.create({
+        id: randomUUID(),
+        deviceId,
+        releaseId,
+        rolloutId: null,
+        bytesTotal: payload.length,
+        now,
+      });
+      return deployment.id;
+    },
+    async close() {
+      channel.close();
+      await server.close();
+    },
+  };
+}

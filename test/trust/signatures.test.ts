@@ -1,0 +1,69 @@
+// Threshold verification (src/trust/signatures.ts), the one place signatures
+// are checked.
+import { create } from '@bufbuild/protobuf';
+import { describe, expect, it } from 'vitest';
+import { InvariantError } from '../../src/errors.js';
+import { SignatureSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
+import { createSigned } from '../../src/trust/envelope.js';
+import { signDocument, verifyThreshold } from '../../src/trust/signatures.js';
+import { keys, publicInfo, thrown } from './fixtures.js';
+
+const body = new TextEncoder().encode('a document');
+
+describe('verifyThreshold', () => {
+  it('returns each distinct signer once', () => {
+    const signers = keys(3);
+    const signed = signDocument('pendulum.v1.Manifest', body, [...signers, ...signers]);
+    const valid = verifyThreshold(
+      'pendulum.v1.Manifest',
+      signed,
+      signers.map((k) => publicInfo(k)),
+      3,
+      'doc',
+    );
+    expect(valid.sort()).toEqual(signers.map((k) => k.keyId).sort());
+  });
+
+  it('never accepts an unsigned document, even when asked for a threshold of zero', () => {
+    const signed = createSigned(body, []);
+    expect(() => verifyThreshold('pendulum.v1.Manifest', signed, [], 0, 'doc')).toThrow(
+      InvariantError,
+    );
+  });
+
+  it('names the failure as a bad signature when a trusted key signed other bytes', () => {
+    const [trusted] = keys(1);
+    if (!trusted) throw new Error('no key');
+    const other = signDocument('pendulum.v1.Manifest', new TextEncoder().encode('other'), [
+      trusted,
+    ]);
+    const signed = createSigned(body, other.signatures);
+    const error = thrown(() =>
+      verifyThreshold('pendulum.v1.Manifest', signed, [publicInfo(trusted)], 1, 'doc'),
+    );
+    expect(error.code).toBe('SIGNATURE_INVALID');
+    expect(error.context).toMatchObject({ valid: 0, threshold: 1 });
+  });
+
+  it('still accepts a threshold of good signatures when a trusted key also left a bad one', () => {
+    const [a, b] = keys(2);
+    if (!a || !b) throw new Error('no keys');
+    const good = signDocument('pendulum.v1.Manifest', body, [a]);
+    const bad = create(SignatureSchema, { keyId: b.keyId, sig: new Uint8Array(64) });
+    const signed = createSigned(body, [bad, ...good.signatures]);
+    expect(
+      verifyThreshold('pendulum.v1.Manifest', signed, [publicInfo(a), publicInfo(b)], 1, 'doc'),
+    ).toEqual([a.keyId]);
+  });
+
+  it('does not let a bad first signature by a key hide its good second one', () => {
+    const [a] = keys(1);
+    if (!a) throw new Error('no key');
+    const good = signDocument('pendulum.v1.Manifest', body, [a]);
+    const bad = create(SignatureSchema, { keyId: a.keyId, sig: new Uint8Array(64) });
+    const signed = createSigned(body, [bad, ...good.signatures]);
+    expect(verifyThreshold('pendulum.v1.Manifest', signed, [publicInfo(a)], 1, 'doc')).toEqual([
+      a.keyId,
+    ]);
+  });
+});
