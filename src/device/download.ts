@@ -29,13 +29,18 @@ export async function downloadIntoSlot(
   if (offset > 0) await hashPrefix(rt, deployment, offset, hash);
   const writer = await target.openWriter(offset, booted, rt.signal);
   let closed = false;
+  // The call gets its own signal, so a stalled stream can be cancelled without stopping the agent.
+  const call = new AbortController();
+  const stop = () => call.abort();
+  rt.signal.addEventListener('abort', stop, { once: true });
   try {
     let unsynced = 0;
-    for await (const chunk of rt.source.download(
-      deployment.id,
-      deployment.payloadId,
-      offset,
-      rt.signal,
+    const chunks = rt.source.download(deployment.id, deployment.payloadId, offset, call.signal);
+    for await (const chunk of withIdleTimeout(
+      chunks,
+      rt.settings.downloadIdleMs,
+      'payload download',
+      stop,
     )) {
       if (chunk.offset !== writer.position) {
         throw new PendulumError(
@@ -74,6 +79,7 @@ export async function downloadIntoSlot(
     closed = true;
     await writer.close();
   } finally {
+    rt.signal.removeEventListener('abort', stop);
     if (!closed) await writer.close().catch(() => undefined);
   }
   const digest = hash.digest('hex');

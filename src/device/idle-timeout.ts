@@ -1,6 +1,6 @@
 // A stream that stops sending is a failure, not a wait: after `idleMs`
-// without a chunk the iteration fails with UNAVAILABLE, so the agent retries
-// and resumes from its last synced offset.
+// without an item the iteration fails with UNAVAILABLE and `onIdle` cancels
+// the stream, so the agent retries and resumes from its last synced offset.
 import { PendulumError } from '../errors.js';
 
 // withIdleTimeout yields what `source` yields, failing when it goes quiet.
@@ -8,28 +8,33 @@ export async function* withIdleTimeout<T>(
   source: AsyncIterable<T>,
   idleMs: number,
   what: string,
+  onIdle: () => void,
 ): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
+  let finished = false;
   try {
     while (true) {
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(new PendulumError('UNAVAILABLE', `${what}: nothing received for ${idleMs} ms`)),
-          idleMs,
-        );
+        timer = setTimeout(() => {
+          onIdle();
+          reject(new PendulumError('UNAVAILABLE', `${what}: nothing received for ${idleMs} ms`));
+        }, idleMs);
       });
       try {
         const next = await Promise.race([iterator.next(), idle]);
-        if (next.done) return;
+        if (next.done) {
+          finished = true;
+          return;
+        }
         yield next.value;
       } finally {
         clearTimeout(timer);
       }
     }
   } finally {
-    // Stop the underlying stream (cancels the gRPC call) however we leave.
-    await iterator.return?.();
+    // Not awaited: a generator parked in an await would hold `return` until it
+    // wakes, which a stalled stream never does. `onIdle` has cancelled it.
+    if (!finished) iterator.return?.(undefined).catch(() => undefined);
   }
 }

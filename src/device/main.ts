@@ -12,11 +12,11 @@ import type { AgentConfig } from './config.js';
 import { loadOrCreateDeviceKey } from './device-key.js';
 import { runHealthChecks } from './health.js';
 import { createJournal } from './journal.js';
+import { commandReboot } from './reboot.js';
 import { createRuntime } from './runtime.js';
 import { createSlot } from './slots/registry.js';
 import type { SlotName } from './slots/slot.js';
 import { createGrpcSource } from './source/grpc.js';
-import { runTool } from './tools.js';
 
 export interface AgentRunOptions {
   readonly once: boolean;
@@ -90,18 +90,7 @@ export async function runAgentFromConfig(
         })),
         { deadlineAt, env, signal },
       ),
-    reboot: async (signal) => {
-      log.info({ command: config.reboot.command }, 'rebooting');
-      await runTool(config.reboot.command, { timeoutMs: config.reboot.timeout, signal }).catch(
-        (error: unknown) => {
-          throw new PendulumError(
-            'REBOOT_FAILED',
-            `reboot command failed: ${PendulumError.from(error).message}`,
-            { cause: error },
-          );
-        },
-      );
-    },
+    reboot: commandReboot(config.reboot.command, config.reboot.timeout, log),
     now: () => Date.now(),
     log,
     signal: options.signal,

@@ -45,20 +45,15 @@ export async function startServer(
     options.log ?? pino({ level: config.log_level }, pino.destination({ fd: 2, sync: true }));
   const paths = dataPaths(config);
   await mkdir(config.data_dir, { recursive: true });
+  const payloads = await createLocalPayloadStore(paths.payloads);
   const store = createStore(await openDatabase({ path: paths.database }));
   const ctx: ServerContext = {
     store,
-    payloads: await createLocalPayloadStore(paths.payloads),
+    payloads,
     config,
     now,
     log,
   };
-
-  let adminToken: string | undefined;
-  if ((await store.tokens.countApiTokens()) === 0) {
-    adminToken = (await store.tokens.createApiToken({ name: 'admin', role: 'admin', now: now() }))
-      .token;
-  }
 
   const server = new Server({
     'grpc.max_receive_message_length': config.max_message,
@@ -84,7 +79,20 @@ export async function startServer(
     file_pendulum_v1_fleet,
   ]);
 
-  const port = await bind(server, config);
+  let port: number;
+  let adminToken: string | undefined;
+  try {
+    port = await bind(server, config);
+    // Only once listening: a first start that fails must not use up the one-time admin token.
+    if ((await store.tokens.countApiTokens()) === 0) {
+      adminToken = (await store.tokens.createApiToken({ name: 'admin', role: 'admin', now: now() }))
+        .token;
+    }
+  } catch (error) {
+    server.forceShutdown();
+    await store.close();
+    throw error;
+  }
   introspection.setServing(true);
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;

@@ -1,0 +1,183 @@
+// The server's composition root: what a first start, a restart and a failed
+// start leave behind in the data directory.
+import { join } from 'node:path';
+import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PendulumError } from '../../src/errors.js';
+import { PublisherService } from '../../src/gen/pendulum/v1/publisher_pb.js';
+import { bearer } from '../../src/rpc/auth.js';
+import { createClient } from '../../src/rpc/client.js';
+import { defaultServerConfig } from '../../src/server/config.js';
+import { type RunningServer, startServer } from '../../src/server/main.js';
+import {
+  ComponentKind,
+  encodeManifest,
+  encodeTrustRoot,
+  generateKeyPair,
+  sha256,
+  signManifest,
+  signTrustRoot,
+  toHex,
+} from '../../src/trust/index.js';
+import { makeImage } from '../support/images.js';
+import { makeTempDir } from '../support/temp-dir.js';
+
+let dir: { path: string; remove: () => Promise<void> };
+
+beforeAll(async () => {
+  dir = await makeTempDir('server-main');
+});
+afterAll(async () => {
+  await dir.remove();
+});
+
+const quiet = { log: pino({ level: 'silent' }) };
+const start = (dataDir: string, listen = '127.0.0.1:0') =>
+  startServer(defaultServerConfig({ data_dir: join(dir.path, dataDir), listen }), quiet);
+
+// withPublisher runs `use` with a PublisherService client on `server`, then closes the channel.
+async function withPublisher<T>(
+  server: RunningServer,
+  token: string,
+  use: (client: ReturnType<typeof publisherClient>) => Promise<T>,
+): Promise<T> {
+  const channel = new GrpcClient(server.address, credentials.createInsecure());
+  try {
+    return await use(publisherClient(channel, token));
+  } finally {
+    channel.close();
+  }
+}
+const publisherClient = (channel: GrpcClient, token: string) =>
+  createClient(PublisherService, channel, () => bearer(token));
+
+describe('admin token', () => {
+  it('is created on the first start only, and the first one keeps working after a restart', async () => {
+    const first = await start('token');
+    const token = first.adminToken;
+    await first.close();
+    expect(token).toMatch(/\S{20,}/);
+
+    const second = await start('token');
+    try {
+      expect(second.adminToken).toBeUndefined();
+      await withPublisher(second, token ?? '', (client) => client.listReleases({}));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('is not used up by a first start that cannot listen', async () => {
+    const blocker = await start('blocker');
+    try {
+      const error = await start('busy', blocker.address).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PendulumError);
+      expect(error).toMatchObject({
+        code: 'UNAVAILABLE',
+        context: { field: 'listen' },
+        message: expect.stringContaining(blocker.address),
+      });
+    } finally {
+      await blocker.close();
+    }
+    const retried = await start('busy');
+    try {
+      expect(retried.adminToken).toBeDefined();
+    } finally {
+      await retried.close();
+    }
+  });
+});
+
+describe('restart', () => {
+  it('keeps the trust root, releases and payloads in the data directory', async () => {
+    const rootKey = generateKeyPair();
+    const releaseKey = generateKeyPair();
+    const image = makeImage('restart', { bytes: 32 * 1024 });
+    const first = await start('persist');
+    const token = first.adminToken ?? '';
+    await withPublisher(first, token, async (client) => {
+      const info = (key: typeof rootKey) => ({
+        keyId: key.keyId,
+        publicKey: key.publicKey,
+        label: 'k',
+      });
+      await client.putTrustRoot({
+        trustRoot: signTrustRoot(
+          encodeTrustRoot({
+            version: 1,
+            expiresAt: new Date(Date.now() + 86_400_000),
+            vendorId: 'acme',
+            rootKeys: [info(rootKey)],
+            rootThreshold: 1,
+            releaseKeys: [info(releaseKey)],
+            releaseThreshold: 1,
+          }),
+          [rootKey],
+        ),
+      });
+      await client.uploadPayload(
+        (async function* () {
+          yield {
+            part: {
+              case: 'header' as const,
+              value: { sha256: toHex(sha256(image)), size: BigInt(image.length) },
+            },
+          };
+          yield { part: { case: 'chunk' as const, value: image } };
+        })(),
+      );
+      const manifest = signManifest(
+        encodeManifest({
+          vendorId: 'acme',
+          classId: 'acme-gateway',
+          sequence: 5,
+          version: '5.0.0',
+          expiresAt: new Date(Date.now() + 86_400_000),
+          components: [
+            {
+              name: 'rootfs',
+              kind: ComponentKind.ROOTFS,
+              size: image.length,
+              sha256: toHex(sha256(image)),
+            },
+          ],
+          bootAttempts: 3,
+          confirmDeadlineMs: 60_000,
+        }),
+        [releaseKey],
+      );
+      await client.publishRelease({ manifest });
+    });
+    await first.close();
+
+    const second = await start('persist');
+    try {
+      expect((await second.context.store.trustRoots.latest())?.version).toBe(1);
+      expect(await second.context.payloads.stat(toHex(sha256(image)))).toBe(image.length);
+      const { releases } = await withPublisher(second, token, (client) => client.listReleases({}));
+      expect(releases.map((r) => [r.version, r.sequence])).toEqual([['5.0.0', 5n]]);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('close', () => {
+  it('stops answering calls', async () => {
+    const server = await start('closing');
+    const token = server.adminToken ?? '';
+    const channel = new GrpcClient(server.address, credentials.createInsecure());
+    try {
+      const client = publisherClient(channel, token);
+      await client.listReleases({});
+      await server.close();
+      await expect(client.listReleases({}, { timeoutMs: 2000 })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+      });
+    } finally {
+      channel.close();
+    }
+  });
+});
