@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { initSimulatedBootloader, simulateBoot } from '../device/bootloaders/simulated.js';
 import { loadAgentConfig } from '../device/config.js';
-import { runAgentFromConfig } from '../device/main.js';
 import { positiveInt, print } from './common.js';
 
 // registerAgent adds `agent` and `sim init|boot`.
@@ -21,6 +20,8 @@ export function registerAgent(program: Command): void {
       const stop = () => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Loaded here so other commands start without the agent's code.
+      const { runAgentFromConfig } = await import('../device/main.js');
       const result = await runAgentFromConfig(config, {
         once: options.once,
         signal: controller.signal,

@@ -1,11 +1,9 @@
 // pendulum server and pendulum token: run the server; make API tokens on its host.
+import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { PendulumError } from '../errors.js';
 import { dataPaths, loadServerConfig } from '../server/config.js';
-import { startServer } from '../server/main.js';
-import { openDatabase } from '../server/store/database.js';
-import { createStore } from '../server/store/index.js';
 import { print } from './common.js';
 
 // registerServer adds `server` and `token create`.
@@ -36,6 +34,8 @@ export function registerServer(program: Command): void {
           ...(options.listen === undefined ? {} : { listen: options.listen }),
           ...(options.admission === undefined ? {} : { admission: options.admission }),
         });
+        // Loaded here so other commands start without gRPC server and SQLite code.
+        const { startServer } = await import('../server/main.js');
         const server = await startServer(config);
         if (server.adminToken !== undefined) {
           print(`admin token (shown once, keep it safe): ${server.adminToken}`);
@@ -70,7 +70,19 @@ export function registerServer(program: Command): void {
         dataDir: string;
       }) => {
         const config = await loadServerConfig(undefined, { data_dir: options.dataDir });
-        const store = createStore(await openDatabase({ path: dataPaths(config).database }));
+        const { database } = dataPaths(config);
+        // A token in a database no server reads works nowhere, and would stop
+        // a server later started there from making its admin token.
+        if (!(await exists(database))) {
+          throw new PendulumError(
+            'NOT_FOUND',
+            `no pendulum database at ${database}; pass the server's --data-dir (start the server once first)`,
+            { context: { field: '--data-dir', file: database } },
+          );
+        }
+        const { openDatabase } = await import('../server/store/database.js');
+        const { createStore } = await import('../server/store/index.js');
+        const store = createStore(await openDatabase({ path: database }));
         try {
           const { token } = await store.tokens.createApiToken({
             name: options.name,
@@ -92,4 +104,11 @@ export function registerServer(program: Command): void {
         }
       },
     );
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

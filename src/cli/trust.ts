@@ -67,6 +67,20 @@ export function registerTrust(program: Command): void {
       const releaseKeys = await Promise.all(
         options.releaseKey.map(async (path) => parsePublicKeyFile(await readText(path), path)),
       );
+      for (const [option, threshold, count] of [
+        ['--root-threshold', options.rootThreshold, rootPairs.length],
+        ['--release-threshold', options.releaseThreshold, releaseKeys.length],
+      ] as const) {
+        if (threshold > count) {
+          throw new PendulumError(
+            'INVALID_ARGUMENT',
+            `${option} is ${threshold} but only ${count} key(s) were given`,
+            {
+              context: { field: option },
+            },
+          );
+        }
+      }
       const body = encodeTrustRoot({
         version: 1,
         expiresAt: expiryFrom(options.expires, '--expires'),
@@ -81,7 +95,8 @@ export function registerTrust(program: Command): void {
         releaseThreshold: options.releaseThreshold,
       });
       const signed = signTrustRoot(body, rootPairs);
-      const root = verifyPinnedTrustRoot(signed);
+      // Refuse before writing: an expired root must not be left behind for someone to push.
+      const root = requireUnexpired(verifyPinnedTrustRoot(signed));
       await writeFileAtomic(options.out, formatSignedFile(signed));
       print(`wrote ${options.out}`);
       describeRoot(root);
@@ -91,7 +106,9 @@ export function registerTrust(program: Command): void {
     .command('show <file>')
     .description('check a trust root is self-consistent and print it')
     .action(async (file: string) => {
-      describeRoot(verifyPinnedTrustRoot(parseSignedFile(await readText(file), file)));
+      describeRoot(
+        requireUnexpired(verifyPinnedTrustRoot(parseSignedFile(await readText(file), file))),
+      );
     });
 
   withConnection(
@@ -112,13 +129,18 @@ export function registerTrust(program: Command): void {
   });
 }
 
-function describeRoot(root: VerifiedTrustRoot): void {
+// requireUnexpired returns a root that has not expired yet, or throws EXPIRED.
+function requireUnexpired(root: VerifiedTrustRoot): VerifiedTrustRoot {
   if (root.expiresAt.getTime() <= Date.now()) {
     throw new PendulumError(
       'EXPIRED',
       `trust root v${root.version} expired at ${root.expiresAt.toISOString()}`,
     );
   }
+  return root;
+}
+
+function describeRoot(root: VerifiedTrustRoot): void {
   print(
     `trust root v${root.version} for vendor "${root.vendorId}", expires ${root.expiresAt.toISOString()}`,
   );

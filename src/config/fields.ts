@@ -2,28 +2,35 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './load.js';
 
+// A value of neither accepted type gets this hint, not zod's bare "Invalid input".
+const expecting = (what: string) => ({ errorMap: () => ({ message: `expected ${what}` }) });
+
 // duration is a config field written "30s" / "5m" / a number of ms, parsed to ms.
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      message: `"${value}" is not a duration like "30s", "5m" or "250ms"`,
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const duration = z
+  .union([z.string(), z.number()], expecting('a duration like "30s", "5m" or "250ms"'))
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `"${value}" is not a duration like "30s", "5m" or "250ms"`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 // size is a config field written "1MiB" / a number of bytes, parsed to bytes.
-export const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const bytes = parseSize(value);
-  if (bytes === undefined) {
-    ctx.addIssue({
-      code: z.ZodIssueCode.custom,
-      message: `"${value}" is not a size like "64KiB", "1MiB" or a byte count`,
-    });
-    return z.NEVER;
-  }
-  return bytes;
-});
+export const size = z
+  .union([z.string(), z.number()], expecting('a size like "64KiB", "1MiB" or a byte count'))
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `"${value}" is not a size like "64KiB", "1MiB" or a byte count`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });

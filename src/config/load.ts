@@ -24,8 +24,10 @@ export async function loadTomlFile<T extends z.ZodTypeAny>(
     raw = parseToml(text);
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new PendulumError('CONFIG_INVALID', `${path}: not valid TOML: ${detail}`, {
-      context: { file: path },
+    const { line, column } = error as { line?: unknown; column?: unknown };
+    const at = typeof line === 'number' ? ` at line ${line}, column ${column}` : '';
+    throw new PendulumError('CONFIG_INVALID', `${path}: not valid TOML${at}: ${detail}`, {
+      context: { file: path, ...(typeof line === 'number' ? { line } : {}) },
       cause: error,
     });
   }
@@ -41,14 +43,14 @@ export function validateConfig<T extends z.ZodTypeAny>(
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const field = issue?.path.join('.') || '(top level)';
-  throw new PendulumError(
-    'CONFIG_INVALID',
-    `${source}: field "${field}": ${issue?.message ?? 'invalid'}`,
-    {
-      context: { file: source, field },
-    },
-  );
+  // An unknown key is named by its own path, not by the table it sits in.
+  const unknown = issue?.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const path = [...(issue?.path ?? []), ...(unknown === undefined ? [] : [unknown])];
+  const field = path.join('.') || '(top level)';
+  const problem = unknown === undefined ? (issue?.message ?? 'invalid') : 'is not a known setting';
+  throw new PendulumError('CONFIG_INVALID', `${source}: field "${field}": ${problem}`, {
+    context: { file: source, field },
+  });
 }
 
 // Durations in config are written "30s", "5m", "1h", "250ms" or a number of milliseconds.

@@ -3,7 +3,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
-import { PendulumError } from '../errors.js';
+import { errnoCode, PendulumError } from '../errors.js';
 import { DeviceService, file_pendulum_v1_device } from '../gen/pendulum/v1/device_pb.js';
 import { FleetService, file_pendulum_v1_fleet } from '../gen/pendulum/v1/fleet_pb.js';
 import { file_pendulum_v1_publisher, PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
@@ -44,7 +44,16 @@ export async function startServer(
   const log =
     options.log ?? pino({ level: config.log_level }, pino.destination({ fd: 2, sync: true }));
   const paths = dataPaths(config);
-  await mkdir(config.data_dir, { recursive: true });
+  await mkdir(config.data_dir, { recursive: true }).catch((error: unknown) => {
+    throw new PendulumError(
+      'CONFIG_INVALID',
+      `data directory ${config.data_dir} cannot be created: ${errnoCode(error) ?? 'error'}`,
+      {
+        context: { field: 'data_dir', file: config.data_dir },
+        cause: error,
+      },
+    );
+  });
   const payloads = await createLocalPayloadStore(paths.payloads);
   const store = createStore(await openDatabase({ path: paths.database }));
   const ctx: ServerContext = {

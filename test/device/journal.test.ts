@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createJournal } from '../../src/device/journal.js';
 import { isPendulumError, PendulumError } from '../../src/errors.js';
 import { tempPathFor } from '../../src/fs/atomic-write.js';
-import { canMount, mountTmpfs, unmount } from './storage.js';
+import { canMount, mountTmpfs, unmount } from '../support/storage.js';
 
 interface State {
   step: string;

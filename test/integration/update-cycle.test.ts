@@ -1,6 +1,5 @@
 // A device goes from its factory release to a new one and commits it, on
 // plain-file slots and on loop devices.
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,17 +7,8 @@ import { DeploymentState, Slot } from '../../src/gen/pendulum/v1/device_pb.js';
 import { makeDevice, slotBytes } from '../support/device.js';
 import { type Fleet, startFleet } from '../support/fleet.js';
 import { makeImage, sha256Hex } from '../support/images.js';
+import { attachLoop, canUseLoopDevices, detachLoop } from '../support/storage.js';
 import { makeTempDir } from '../support/temp-dir.js';
-
-const canUseLoopDevices = (() => {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync('losetup', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('full update cycle', () => {
   let dir: { path: string; remove: () => Promise<void> };
@@ -31,7 +21,7 @@ describe('full update cycle', () => {
   });
   afterAll(async () => {
     await fleet.close();
-    for (const loop of loops) execFileSync('losetup', ['-d', loop]);
+    for (const loop of loops) detachLoop(loop);
     await dir.remove();
   });
 
@@ -83,7 +73,7 @@ describe('full update cycle', () => {
       const attach = (name: string) => {
         const file = join(dir.path, `${name}.backing`);
         writeFileSync(file, Buffer.alloc(slotBytes));
-        const loop = execFileSync('losetup', ['-f', '--show', file], { encoding: 'utf8' }).trim();
+        const loop = attachLoop(file);
         loops.push(loop);
         return loop;
       };

@@ -41,6 +41,8 @@ export interface Fleet {
   readonly fleet: Client<(typeof FleetService)['method']>;
   // sign builds a signed manifest for an image (defaults: this class, valid for a day).
   sign(image: Uint8Array, spec: Partial<ManifestSpec>, keys?: readonly KeyPair[]): Signed;
+  // upload stores a payload on the server (the server checks its digest).
+  upload(payload: Uint8Array): Promise<void>;
   // publish uploads, publishes and rolls a release out to the class; returns the release id.
   publish(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
   // inject plays a compromised server: stores a release without verifying it and
@@ -137,6 +139,7 @@ export async function startFleet(
     publisher,
     fleet,
     sign,
+    upload,
     async publish(image, spec) {
       await upload(image);
       const { release } = await publisher.publishRelease({ manifest: sign(image, spec) });

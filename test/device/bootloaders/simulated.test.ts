@@ -17,7 +17,7 @@ import {
 import type { SlotName } from '../../../src/device/slots/slot.js';
 import { runTool } from '../../../src/device/tools.js';
 import { InvariantError, isPendulumError } from '../../../src/errors.js';
-import { hasCommand } from '../storage.js';
+import { hasCommand } from '../../support/storage.js';
 
 let root: string;
 let count = 0;

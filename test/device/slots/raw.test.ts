@@ -27,7 +27,7 @@ import {
   hasCommand,
   mountTmpfs,
   unmount,
-} from '../storage.js';
+} from '../../support/storage.js';
 
 const MiB = 1024 * 1024;
 const running = new AbortController().signal;

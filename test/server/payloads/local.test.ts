@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { isPendulumError } from '../../../src/errors.js';
 import { createLocalPayloadStore } from '../../../src/server/payloads/local.js';
 import type { PayloadStore } from '../../../src/server/payloads/payload-store.js';
+import { canMount } from '../../support/storage.js';
 
-const isRoot = process.getuid?.() === 0;
 const never = new AbortController().signal;
 
 function blob(size: number, seed = 1): { bytes: Uint8Array; sha256: string } {
@@ -206,7 +206,7 @@ describe('local payload store: start-up', () => {
   });
 });
 
-describe.skipIf(!isRoot)('local payload store on a full disk', () => {
+describe.skipIf(!canMount)('local payload store on a full disk', () => {
   let mount: string;
 
   beforeAll(async () => {

@@ -8,9 +8,9 @@ import { isPendulumError } from '../../../src/errors.js';
 import { openDatabase, storeError } from '../../../src/server/store/database.js';
 import { createStore } from '../../../src/server/store/index.js';
 import { migrations } from '../../../src/server/store/migrations/index.js';
+import { canMount } from '../../support/storage.js';
 import { at, hex64 } from './temp-store.js';
 
-const isRoot = process.getuid?.() === 0;
 const dirs: string[] = [];
 
 async function tempDir(): Promise<string> {
@@ -138,7 +138,7 @@ describe('storeError', () => {
   });
 });
 
-describe.skipIf(!isRoot)('on a full disk', () => {
+describe.skipIf(!canMount)('on a full disk', () => {
   let mount: string;
 
   beforeAll(async () => {

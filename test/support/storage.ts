@@ -1,5 +1,7 @@
 // Real storage for tests that need it: loop devices and small tmpfs mounts.
-// Both need root; the capability checks let a suite skip where it cannot run.
+// Both need root; the capability checks let a suite skip where it cannot run —
+// except under PENDULUM_TEST_STRICT=1 (set by .ci/run), where a missing
+// capability fails the run instead of quietly skipping what it guards.
 import { execFileSync } from 'node:child_process';
 import { rmdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -15,17 +17,32 @@ function succeeds(file: string, args: string[]): boolean {
   }
 }
 
+const strict = process.env.PENDULUM_TEST_STRICT === '1';
+
+// capability returns `available`, or throws in strict mode when it is not.
+function capability(name: string, available: boolean): boolean {
+  if (strict && !available)
+    throw new Error(`PENDULUM_TEST_STRICT=1 but this machine cannot ${name}`);
+  return available;
+}
+
 const isRoot = process.getuid?.() === 0;
 
 // canUseLoopDevices: root, and losetup can find a free loop device.
-export const canUseLoopDevices = isRoot && succeeds('losetup', ['-f']);
+export const canUseLoopDevices = capability(
+  'use loop devices (root + losetup)',
+  isRoot && succeeds('losetup', ['-f']),
+);
 
 // canMount: root, and mount(8) is present.
-export const canMount = isRoot && succeeds('mount', ['--version']);
+export const canMount = capability(
+  'mount a tmpfs (root + mount)',
+  isRoot && succeeds('mount', ['--version']),
+);
 
 // hasCommand tells whether a program is on PATH.
 export function hasCommand(name: string): boolean {
-  return succeeds('sh', ['-c', `command -v ${name}`]);
+  return capability(`run ${name}`, succeeds('sh', ['-c', `command -v ${name}`]));
 }
 
 // attachLoop puts a loop device over `file` and returns its node.

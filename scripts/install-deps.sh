@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages pendulum's build and tests use. Needs root (or sudo).
+#   python3 make g++  build better-sqlite3 from source (its prebuilt binary is not downloadable here)
+#   grub-common       grub-editenv: the simulated bootloader's env block is checked against the real tool
+#   util-linux        losetup and mount: slots on loop devices, full-disk tests on a tiny tmpfs
+#   e2fsprogs         mkfs.ext4: refusing to write a mounted slot
+set -euo pipefail
+packages=(python3 make g++ grub-common util-linux e2fsprogs coreutils)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all Debian packages present"
+  exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
