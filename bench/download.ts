@@ -14,12 +14,12 @@ import {
 } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { downloadIntoSlot } from '../src/device/download.js';
-import type { AgentRuntime } from '../src/device/runtime.js';
 import { createRawSlot } from '../src/device/slots/raw.js';
 import { createGrpcSource } from '../src/device/source/grpc.js';
 import { defaultServerConfig } from '../src/server/config.js';
 import { startServer } from '../src/server/main.js';
 import { generateKeyPair, sha256, toHex } from '../src/trust/index.js';
+import { benchDeployment, downloadRuntime } from './download-runtime.js';
 import { report, timeRuns } from './measure.js';
 
 const imageMiB = 128;
@@ -154,19 +154,7 @@ export async function benchDownload(dir: string): Promise<void> {
     A: createRawSlot({ name: 'A', device: join(dir, 'slot-a.img') }),
     B: createRawSlot({ name: 'B', device: slotPath }),
   };
-  const rt = {
-    settings: {
-      classId: 'bench',
-      syncEveryBytes: 8 * chunk,
-      progressEveryMs: 2000,
-      downloadIdleMs: 60_000,
-      inventory: {},
-    },
-    slots,
-    source,
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-  } as unknown as AgentRuntime;
+  const rt = downloadRuntime(slots, source);
   let peakRss = 0;
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
@@ -181,24 +169,10 @@ export async function benchDownload(dir: string): Promise<void> {
     now: new Date(),
   });
   const ours = await timeRuns(3, async () => {
-    await downloadIntoSlot(
-      rt,
-      {
-        id: deployment.id,
-        payloadId: id,
-        version: 'b',
-        sequence: 1,
-        sha256: id,
-        size: image.length,
-        targetSlot: 'B',
-        fromSlot: 'A',
-        fromVersion: 'a',
-        bootAttempts: 1,
-        confirmDeadlineMs: 1000,
-      },
-      0,
-      { synced: async () => undefined, progress: async () => undefined },
-    );
+    await downloadIntoSlot(rt, benchDeployment(deployment.id, id, image.length), 0, {
+      synced: async () => undefined,
+      progress: async () => undefined,
+    });
   }).finally(async () => {
     clearInterval(sampler);
     source.close();

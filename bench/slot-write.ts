@@ -3,11 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { downloadIntoSlot } from '../src/device/download.js';
-import type { AgentRuntime } from '../src/device/runtime.js';
 import { createRawSlot } from '../src/device/slots/raw.js';
 import { sha256, toHex } from '../src/trust/index.js';
+import { benchDeployment, downloadRuntime } from './download-runtime.js';
 import { report, run, timeRuns } from './measure.js';
 
 const imageMiB = 256;
@@ -29,37 +28,16 @@ export async function benchSlotWrite(dir: string, target: string, label: string)
   const slot = createRawSlot({ name: 'B', device: target });
   const booted = createRawSlot({ name: 'A', device: other });
   const chunk = 1024 * 1024;
-  const rt = {
-    settings: {
-      classId: 'bench',
-      syncEveryBytes: 8 * chunk,
-      progressEveryMs: 2000,
-      downloadIdleMs: 60_000,
-      inventory: {},
-    },
-    slots: { A: booted, B: slot },
-    source: {
+  const rt = downloadRuntime(
+    { A: booted, B: slot },
+    {
       async *download(_id: string, _p: string, offset: number) {
         for (let at = offset; at < image.length; at += chunk)
           yield { offset: at, data: image.subarray(at, at + chunk) };
       },
     },
-    log: pino({ level: 'silent' }),
-    signal: new AbortController().signal,
-  } as unknown as AgentRuntime;
-  const deployment = {
-    id: 'bench',
-    payloadId: digest,
-    version: 'b',
-    sequence: 2,
-    sha256: digest,
-    size: image.length,
-    targetSlot: 'B',
-    fromSlot: 'A',
-    fromVersion: 'a',
-    bootAttempts: 1,
-    confirmDeadlineMs: 1000,
-  } as const;
+  );
+  const deployment = benchDeployment('bench', digest, image.length);
   const ours = await timeRuns(3, async () => {
     await downloadIntoSlot(rt, deployment, 0, {
       synced: async () => undefined,

@@ -33,13 +33,14 @@ export async function uploadBundle(
         yield { part: { case: 'chunk' as const, value: chunk } };
       }
     })();
+    let response: Awaited<ReturnType<typeof client.uploadPayload>>;
     try {
-      const response = await client.uploadPayload(requests);
-      print(
-        `uploaded ${part.component}: ${response.size} bytes${response.created ? '' : ' (already on the server)'}`,
-      );
+      response = await client.uploadPayload(requests);
     } finally {
       bar?.stop();
     }
+    print(
+      `uploaded ${part.component}: ${response.size} bytes${response.created ? '' : ' (already on the server)'}`,
+    );
   }
 }
