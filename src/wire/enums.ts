@@ -27,8 +27,8 @@ const deploymentStateWire: Record<DeploymentStateName, DeploymentState> = {
   failed: DeploymentState.FAILED,
 };
 
-// isFinalDeploymentState: nothing follows these.
-export function isFinalDeploymentState(state: DeploymentStateName): boolean {
+// isFinalDeploymentState: nothing follows these (takes stored names too).
+export function isFinalDeploymentState(state: string): boolean {
   return state === 'committed' || state === 'failed';
 }
 

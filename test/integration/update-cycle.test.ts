@@ -1,6 +1,7 @@
 // A device goes from its factory release to a new one and commits it, on
 // plain-file slots and on loop devices.
 import { writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeploymentState, Slot } from '../../src/gen/pendulum/v1/device_pb.js';
@@ -50,6 +51,11 @@ describe('full update cycle', () => {
     expect(boot.order[0]).toBe('B');
     expect(boot.slots.B).toEqual({ ok: true, tries: 0 });
     expect(await device.slotDigest('B', image.length)).toBe(sha256Hex(image));
+    // Streamed straight into the slot: the agent's state directory never held a copy.
+    expect((await readdir(join(device.dir, 'state'))).sort()).toEqual([
+      'device.key',
+      'journal.json',
+    ]);
 
     const { devices } = await fleet.fleet.listDevices({ classId });
     const seen = devices.find((d) => d.id === deviceId);

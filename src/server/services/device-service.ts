@@ -105,7 +105,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
     async *download(request, call) {
       const device = requireDevice(call.principal);
       const deployment = await ownDeployment(ctx, device, request.deploymentId);
-      if (isFinalDeploymentState(deployment.state as never)) {
+      if (isFinalDeploymentState(deployment.state)) {
         throw new PendulumError(
           'FAILED_PRECONDITION',
           `deployment ${deployment.id} is ${deployment.state}`,
@@ -146,7 +146,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
           context: { field: 'state' },
         });
       }
-      if (isFinalDeploymentState(deployment.state as never)) {
+      if (isFinalDeploymentState(deployment.state)) {
         // A retried final report is fine; anything else after the end is a bug on the device.
         if (deployment.state === state) return {};
         throw new PendulumError(
