@@ -4,8 +4,9 @@
 #   grub-common       grub-editenv: the simulated bootloader's env block is checked against the real tool
 #   util-linux        losetup and mount: slots on loop devices, full-disk tests on a tiny tmpfs
 #   e2fsprogs         mkfs.ext4: refusing to write a mounted slot
+#   openssl           a self-signed certificate for the TLS tests
 set -euo pipefail
-packages=(python3 make g++ grub-common util-linux e2fsprogs coreutils)
+packages=(python3 make g++ grub-common util-linux e2fsprogs coreutils openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
