@@ -34,7 +34,7 @@ export async function poll(rt: AgentRuntime): Promise<number | undefined> {
 }
 
 // trustedRoot is the newest trust root the agent has verified.
-export function trustedRoot(rt: AgentRuntime): VerifiedTrustRoot {
+function trustedRoot(rt: AgentRuntime): VerifiedTrustRoot {
   return decodeTrustRoot(
     fromBinary(SignedSchema, Buffer.from(rt.state.trustRoot, 'base64')),
     'journal trust root',

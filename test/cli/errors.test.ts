@@ -4,16 +4,15 @@ import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  encodeTrustRoot,
   formatPublicKeyFile,
   formatSecretKeyFile,
   formatSignedFile,
   generateKeyPair,
   type KeyPair,
-  signTrustRoot,
 } from '../../src/trust/index.js';
 import { makeImage } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { rootDocument } from '../support/vendor.js';
 import { type CliResult, runCli } from './cli.js';
 
 let dir: { path: string; remove: () => Promise<void> };
@@ -36,23 +35,12 @@ beforeAll(async () => {
   await writeKeys('root', rootKey);
   await writeKeys('release', releaseKey);
   await writeKeys('stranger', strangerKey);
-  const info = (pair: KeyPair, label: string) => ({
-    keyId: pair.keyId,
-    publicKey: pair.publicKey,
-    label,
+  const root = rootDocument({
+    version: 1,
+    rootKeys: [rootKey],
+    releaseKeys: [releaseKey],
+    signers: [rootKey],
   });
-  const root = signTrustRoot(
-    encodeTrustRoot({
-      version: 1,
-      expiresAt: new Date(Date.now() + 86_400_000),
-      vendorId: 'acme',
-      rootKeys: [info(rootKey, 'root')],
-      rootThreshold: 1,
-      releaseKeys: [info(releaseKey, 'release')],
-      releaseThreshold: 1,
-    }),
-    [rootKey],
-  );
   await writeFile(at('root.json'), formatSignedFile(root));
   await writeFile(at('rootfs.img'), makeImage('errors', { bytes: 64 * 1024 }));
 });

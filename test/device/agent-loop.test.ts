@@ -14,8 +14,9 @@ import { createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
 import { PendulumError } from '../../src/errors.js';
-import { encodeTrustRoot, generateKeyPair, signTrustRoot } from '../../src/trust/index.js';
+import { generateKeyPair } from '../../src/trust/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { rootDocument } from '../support/vendor.js';
 
 let tmp: { path: string; remove: () => Promise<void> };
 beforeAll(async () => {
@@ -30,18 +31,7 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
   const cmdline = `${env}.cmdline`;
   await initSimulatedBootloader({ envPath: env, cmdlinePath: cmdline, booted: 'A', maxTries: 3 });
   const key = generateKeyPair();
-  const root = signTrustRoot(
-    encodeTrustRoot({
-      version: 1,
-      expiresAt: new Date(Date.now() + 86_400_000),
-      vendorId: 'acme',
-      rootKeys: [{ keyId: key.keyId, publicKey: key.publicKey, label: 'k' }],
-      rootThreshold: 1,
-      releaseKeys: [{ keyId: key.keyId, publicKey: key.publicKey, label: 'k' }],
-      releaseThreshold: 1,
-    }),
-    [key],
-  );
+  const root = rootDocument({ version: 1, rootKeys: [key], releaseKeys: [key], signers: [key] });
   return createRuntime({
     settings: {
       classId: 'gw',

@@ -21,20 +21,12 @@ import { createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { MachineStateName } from '../../src/device/state-machine.js';
 import { type ErrorCode, PendulumError } from '../../src/errors.js';
-import {
-  ComponentKind,
-  encodeManifest,
-  encodeTrustRoot,
-  generateKeyPair,
-  sha256,
-  signManifest,
-  signTrustRoot,
-  toHex,
-} from '../../src/trust/index.js';
+import { generateKeyPair } from '../../src/trust/index.js';
 import { createFakeSource, type FakeSource } from '../fakes/fake-source.js';
 import { type FaultKind, type FaultSwitch, withFault, withStreamFault } from '../fakes/faults.js';
 import { imageSelfTest, makeImage, sha256Hex } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { rootDocument, signImage } from '../support/vendor.js';
 
 type Target =
   | 'download'
@@ -204,39 +196,14 @@ async function makeRig(name: string, healthy: boolean) {
   });
   const rootKey = generateKeyPair();
   const releaseKey = generateKeyPair();
-  const root = signTrustRoot(
-    encodeTrustRoot({
-      version: 1,
-      expiresAt: new Date(Date.now() + 86_400_000),
-      vendorId: 'acme',
-      rootKeys: [{ keyId: rootKey.keyId, publicKey: rootKey.publicKey, label: 'root' }],
-      rootThreshold: 1,
-      releaseKeys: [{ keyId: releaseKey.keyId, publicKey: releaseKey.publicKey, label: 'release' }],
-      releaseThreshold: 1,
-    }),
-    [rootKey],
-  );
+  const root = rootDocument({
+    version: 1,
+    rootKeys: [rootKey],
+    releaseKeys: [releaseKey],
+    signers: [rootKey],
+  });
   const image = makeImage('2.0.0', { healthy });
-  const manifest = signManifest(
-    encodeManifest({
-      vendorId: 'acme',
-      classId: 'gw',
-      sequence: 2,
-      version: '2.0.0',
-      expiresAt: new Date(Date.now() + 86_400_000),
-      components: [
-        {
-          name: 'rootfs',
-          kind: ComponentKind.ROOTFS,
-          size: image.length,
-          sha256: toHex(sha256(image)),
-        },
-      ],
-      bootAttempts: 3,
-      confirmDeadlineMs: 60_000,
-    }),
-    [releaseKey],
-  );
+  const manifest = signImage(image, [releaseKey], { classId: 'gw', version: '2.0.0' });
   const journal = createJournal(paths.journal, (value) => parseAgentState(value));
   await journal.save(factoryState({ booted: 'A', version: '1.0.0', sequence: 1, trustRoot: root }));
   return { dir, paths, image, journal, source: createFakeSource('deployment-1', manifest, image) };

@@ -4,17 +4,13 @@ import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignedSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
-import {
-  decodeTrustRoot,
-  encodeTrustRoot,
-  generateKeyPair,
-  signTrustRoot,
-} from '../../src/trust/index.js';
+import { decodeTrustRoot, generateKeyPair } from '../../src/trust/index.js';
 import { makeDevice } from '../support/device.js';
 import { type Fleet, startFleet, testClass } from '../support/fleet.js';
 import { makeImage } from '../support/images.js';
 import { deploymentHistory } from '../support/server-events.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { rootDocument } from '../support/vendor.js';
 
 let dir: { path: string; remove: () => Promise<void> };
 let fleet: Fleet;
@@ -35,22 +31,12 @@ describe('release key rotation', () => {
 
     // The manufacturer replaces the release key: root v2, signed by the v1 root key.
     const newReleaseKey = generateKeyPair();
-    const v2 = signTrustRoot(
-      encodeTrustRoot({
-        version: 2,
-        expiresAt: new Date(Date.now() + 365 * 86_400_000),
-        vendorId: 'acme',
-        rootKeys: [
-          { keyId: fleet.rootKey.keyId, publicKey: fleet.rootKey.publicKey, label: 'root' },
-        ],
-        rootThreshold: 1,
-        releaseKeys: [
-          { keyId: newReleaseKey.keyId, publicKey: newReleaseKey.publicKey, label: 'release-2027' },
-        ],
-        releaseThreshold: 1,
-      }),
-      [fleet.rootKey],
-    );
+    const v2 = rootDocument({
+      version: 2,
+      rootKeys: [fleet.rootKey],
+      releaseKeys: [newReleaseKey],
+      signers: [fleet.rootKey],
+    });
     expect((await fleet.publisher.putTrustRoot({ trustRoot: v2 })).version).toBe(2);
 
     const image = makeImage('3.0.0');

@@ -10,18 +10,10 @@ import { bearer } from '../../src/rpc/auth.js';
 import { createClient } from '../../src/rpc/client.js';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
-import {
-  ComponentKind,
-  encodeManifest,
-  encodeTrustRoot,
-  generateKeyPair,
-  sha256,
-  signManifest,
-  signTrustRoot,
-  toHex,
-} from '../../src/trust/index.js';
+import { generateKeyPair, sha256, toHex } from '../../src/trust/index.js';
 import { makeImage } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { rootDocument, signImage } from '../support/vendor.js';
 
 let dir: { path: string; remove: () => Promise<void> };
 
@@ -98,24 +90,13 @@ describe('restart', () => {
     const first = await start('persist');
     const token = first.adminToken ?? '';
     await withPublisher(first, token, async (client) => {
-      const info = (key: typeof rootKey) => ({
-        keyId: key.keyId,
-        publicKey: key.publicKey,
-        label: 'k',
-      });
       await client.putTrustRoot({
-        trustRoot: signTrustRoot(
-          encodeTrustRoot({
-            version: 1,
-            expiresAt: new Date(Date.now() + 86_400_000),
-            vendorId: 'acme',
-            rootKeys: [info(rootKey)],
-            rootThreshold: 1,
-            releaseKeys: [info(releaseKey)],
-            releaseThreshold: 1,
-          }),
-          [rootKey],
-        ),
+        trustRoot: rootDocument({
+          version: 1,
+          rootKeys: [rootKey],
+          releaseKeys: [releaseKey],
+          signers: [rootKey],
+        }),
       });
       await client.uploadPayload(
         (async function* () {
@@ -128,26 +109,7 @@ describe('restart', () => {
           yield { part: { case: 'chunk' as const, value: image } };
         })(),
       );
-      const manifest = signManifest(
-        encodeManifest({
-          vendorId: 'acme',
-          classId: 'acme-gateway',
-          sequence: 5,
-          version: '5.0.0',
-          expiresAt: new Date(Date.now() + 86_400_000),
-          components: [
-            {
-              name: 'rootfs',
-              kind: ComponentKind.ROOTFS,
-              size: image.length,
-              sha256: toHex(sha256(image)),
-            },
-          ],
-          bootAttempts: 3,
-          confirmDeadlineMs: 60_000,
-        }),
-        [releaseKey],
-      );
+      const manifest = signImage(image, [releaseKey], { sequence: 5, version: '5.0.0' });
       await client.publishRelease({ manifest });
     });
     await first.close();

@@ -16,18 +16,14 @@ import type { Client } from '../../src/rpc/types.js';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
 import {
-  ComponentKind,
-  encodeManifest,
-  encodeTrustRoot,
   formatSignedFile,
   generateKeyPair,
   type KeyPair,
   type ManifestSpec,
   sha256,
-  signManifest,
-  signTrustRoot,
   toHex,
 } from '../../src/trust/index.js';
+import { rootDocument, signImage } from './vendor.js';
 
 export const testClass = 'acme-gateway';
 
@@ -73,48 +69,18 @@ export async function startFleet(
   const secondReleaseKey = generateKeyPair();
   const threshold = options.releaseThreshold ?? 1;
   const releaseKeys = threshold > 1 ? [releaseKey, secondReleaseKey] : [releaseKey];
-  const root = signTrustRoot(
-    encodeTrustRoot({
-      version: 1,
-      expiresAt: new Date(Date.now() + 365 * 86_400_000),
-      vendorId: 'acme',
-      rootKeys: [{ keyId: rootKey.keyId, publicKey: rootKey.publicKey, label: 'root' }],
-      rootThreshold: 1,
-      releaseKeys: releaseKeys.map((k, i) => ({
-        keyId: k.keyId,
-        publicKey: k.publicKey,
-        label: `release-${i}`,
-      })),
-      releaseThreshold: threshold,
-    }),
-    [rootKey],
-  );
+  const root = rootDocument({
+    version: 1,
+    rootKeys: [rootKey],
+    releaseKeys,
+    signers: [rootKey],
+    releaseThreshold: threshold,
+  });
   const trustRootFile = join(dir, 'root.json');
   await writeFile(trustRootFile, formatSignedFile(root));
   await publisher.putTrustRoot({ trustRoot: root });
 
-  const sign: Fleet['sign'] = (image, spec, keys) =>
-    signManifest(
-      encodeManifest({
-        vendorId: 'acme',
-        classId: testClass,
-        sequence: 2,
-        version: '1.1.0',
-        expiresAt: new Date(Date.now() + 86_400_000),
-        components: [
-          {
-            name: 'rootfs',
-            kind: ComponentKind.ROOTFS,
-            size: image.length,
-            sha256: toHex(sha256(image)),
-          },
-        ],
-        bootAttempts: 3,
-        confirmDeadlineMs: 60_000,
-        ...spec,
-      }),
-      keys ?? releaseKeys,
-    );
+  const sign: Fleet['sign'] = (image, spec, keys) => signImage(image, keys ?? releaseKeys, spec);
 
   const upload = async (payload: Uint8Array) => {
     const chunks = async function* () {

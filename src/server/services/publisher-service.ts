@@ -168,7 +168,7 @@ export function createPublisherService(ctx: ServerContext): Impl {
 }
 
 // currentRoot is the newest stored trust root, which must not have expired.
-export async function currentRoot(ctx: ServerContext): Promise<VerifiedTrustRoot> {
+async function currentRoot(ctx: ServerContext): Promise<VerifiedTrustRoot> {
   const latest = await ctx.store.trustRoots.latest();
   if (latest === undefined) {
     throw new PendulumError(
@@ -193,7 +193,7 @@ function headerOf(request: UploadPayloadRequest) {
 }
 
 // releaseToWire maps a stored release to its wire form.
-export function releaseToWire(release: {
+function releaseToWire(release: {
   id: string;
   vendorId: string;
   classId: string;

@@ -18,17 +18,15 @@ import {
   bytesEqual,
   ComponentKind,
   decodeTrustRoot,
-  encodeTrustRoot,
   generateKeyPair,
-  type KeyPair,
   sha256,
   signDeviceAuth,
-  signTrustRoot,
   toHex,
 } from '../../../src/trust/index.js';
 import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
 import { makeImage } from '../../support/images.js';
 import { makeTempDir } from '../../support/temp-dir.js';
+import { rootDocument } from '../../support/vendor.js';
 
 let dir: { path: string; remove: () => Promise<void> };
 let fleet: Fleet;
@@ -270,34 +268,6 @@ describe('a server without a trust root', () => {
     expect(await bare.context.store.trustRoots.latest()).toBeUndefined();
   });
 });
-
-// rootDocument signs a trust root for the fleet's vendor.
-function rootDocument(spec: {
-  version: number;
-  rootKeys: readonly KeyPair[];
-  releaseKeys: readonly KeyPair[];
-  signers: readonly KeyPair[];
-  expiresAt?: Date;
-  vendorId?: string;
-}): Signed {
-  const info = (key: KeyPair, i: number) => ({
-    keyId: key.keyId,
-    publicKey: key.publicKey,
-    label: `key-${i}`,
-  });
-  return signTrustRoot(
-    encodeTrustRoot({
-      version: spec.version,
-      expiresAt: spec.expiresAt ?? new Date(Date.now() + 365 * 86_400_000),
-      vendorId: spec.vendorId ?? 'acme',
-      rootKeys: spec.rootKeys.map(info),
-      rootThreshold: 1,
-      releaseKeys: spec.releaseKeys.map(info),
-      releaseThreshold: 1,
-    }),
-    spec.signers,
-  );
-}
 
 describe('trust root rotation', () => {
   // Its own server: these tests move the trust root forward.
