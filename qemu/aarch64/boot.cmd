@@ -13,6 +13,9 @@
 #   BOOT_A_LEFT  boots left for slot A (0..9: setexpr works in hex)
 #   BOOT_B_LEFT  boots left for slot B
 #   BOOT_MAX_TRY kept as is (the agent's value for resetting *_LEFT)
+# Only these four are imported and written back: any other variable put in
+# the file (by fw_setenv) is dropped at the next boot, and none can override
+# U-Boot's own (bootcmd, bootargs...).
 #
 # For each slot in BOOT_ORDER with boots left: decrement, write uboot.env
 # back (before booting, so a hang or panic still counts), load /boot/Image
