@@ -10,7 +10,7 @@
 #   OUTDIR/Image            uncompressed arm64 kernel (what U-Boot `booti` needs)
 #   OUTDIR/kernel-release   e.g. 6.1.0-56-cloud-arm64
 #   OUTDIR/u-boot.bin       Debian's qemu_arm64 U-Boot with bootdelay=0
-#   OUTDIR/rootfs/          tree to copy into a guest rootfs as-is:
+#   OUTDIR/rootfs/          tree to copy into a guest rootfs as-is (kernel in /boot/Image):
 #     bin/busybox                          static arm64 busybox
 #     opt/node/bin/node                    official Node build (glibc, dynamic)
 #     usr/bin/fw_printenv, usr/bin/fw_setenv  libubootenv-tool
@@ -103,6 +103,9 @@ fetch_kernel() {
     cp "$x/boot/vmlinuz-$kver" "$OUT/Image.tmp"
   fi
   mv "$OUT/Image.tmp" "$OUT/Image"
+  # Each slot carries its own kernel, so that an update replaces it too.
+  mkdir -p "$OUT/rootfs/boot"
+  cp "$OUT/Image" "$OUT/rootfs/boot/Image"
   echo "$kver" >"$OUT/kernel-release"
   cp "$x/boot/config-$kver" "$OUT/kernel-config"
   local cfg="$OUT/kernel-config" opt

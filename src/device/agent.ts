@@ -75,5 +75,11 @@ async function settleBoot(rt: AgentRuntime): Promise<void> {
   const state = await rt.bootloader.state();
   const target = machine.deployment?.targetSlot;
   if (machine.name === 'rebooting' && target !== undefined && isTrialPending(state, target)) return;
-  if (needsMarkGood(state, booted)) await rt.bootloader.markGood(booted);
+  if (needsMarkGood(state, booted)) {
+    await rt.bootloader.markGood(booted);
+    rt.log.info(
+      { slot: booted, tries: state.slots[booted].tries },
+      `agent: slot ${booted} is good; reset its boot count`,
+    );
+  }
 }

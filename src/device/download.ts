@@ -26,7 +26,13 @@ export async function downloadIntoSlot(
   const booted = rt.slots[deployment.fromSlot];
   const hash = createHash('sha256');
   // Resuming: the hash must cover what an earlier run already wrote.
-  if (offset > 0) await hashPrefix(rt, deployment, offset, hash);
+  if (offset > 0) {
+    rt.log.info(
+      { deployment: deployment.id, offset, size: deployment.size },
+      `agent: resuming the download at byte ${offset} of ${deployment.size}`,
+    );
+    await hashPrefix(rt, deployment, offset, hash);
+  }
   const writer = await target.openWriter(offset, booted, rt.signal);
   let closed = false;
   // The call gets its own signal, so a stalled stream can be cancelled without stopping the agent.

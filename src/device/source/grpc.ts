@@ -21,6 +21,9 @@ export interface GrpcSourceOptions {
   readonly now: () => Date;
 }
 
+// The HTTP/2 flow-control window the agent grants the server.
+const downloadWindowBytes = 4 * 1024 * 1024;
+
 // createGrpcSource connects to a pendulum server (lazily; no call is made yet).
 export async function createGrpcSource(
   options: GrpcSourceOptions,
@@ -32,6 +35,10 @@ export async function createGrpcSource(
   const channel = new GrpcClient(options.address, creds, {
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.keepalive_time_ms': 60_000,
+    // HTTP/2's default 64 KiB receive window means a window update round trip
+    // every 64 KiB of payload; on a slow CPU or a long link that, not the
+    // bandwidth, bounds the download. Two chunks' worth keeps the pipe full.
+    'grpc-node.flow_control_window': downloadWindowBytes,
   });
   let token: string | undefined;
   const client = createClient(DeviceService, channel, () =>

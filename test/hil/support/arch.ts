@@ -1,0 +1,2 @@
+// The guest architectures the HIL suite boots.
+export type Arch = 'x86_64' | 'aarch64';

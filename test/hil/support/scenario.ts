@@ -1,0 +1,67 @@
+// Each HIL scenario gets its own server and device, and its wall time is
+// printed, so the suite's budget can be read off every run.
+import { join } from 'node:path';
+import { afterAll, test } from 'vitest';
+import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
+import { deploymentHistory } from '../../support/server-events.js';
+import { makeTempDir } from '../../support/temp-dir.js';
+import type { Artifacts } from './artifacts.js';
+import { type Guest, makeGuest } from './guest.js';
+
+export interface ScenarioContext {
+  readonly fleet: Fleet;
+  readonly guest: Guest;
+  // The device's only deployment as the server recorded it.
+  deployment(): Promise<Awaited<ReturnType<typeof deploymentHistory>>[number] | undefined>;
+}
+
+const timings: string[] = [];
+
+// scenario declares one HIL test; `artifacts` is resolved when it runs.
+export function scenario(
+  name: string,
+  artifacts: () => Artifacts,
+  body: (context: ScenarioContext) => Promise<void>,
+  timeoutMs: number,
+): void {
+  test(
+    name,
+    async () => {
+      const started = Date.now();
+      const dir = await makeTempDir('hil');
+      const fleet = await startFleet(join(dir.path, 'fleet'));
+      const guest = await makeGuest({
+        artifacts: artifacts(),
+        fleet,
+        dir: dir.path,
+        classId: testClass,
+      });
+      let passed = false;
+      try {
+        await body({
+          fleet,
+          guest,
+          async deployment() {
+            const [latest] = await deploymentHistory(fleet, guest.deviceId());
+            return latest;
+          },
+        });
+        passed = true;
+      } finally {
+        await fleet.close();
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        const line = `HIL ${artifacts().arch} "${name}": ${seconds} s, ${guest.boots.length} boots${passed ? '' : ' (FAILED)'}`;
+        timings.push(line);
+        console.log(line);
+        // A failed scenario keeps its console log for the person debugging it.
+        if (passed) await dir.remove();
+        else console.log(`HIL console log kept at ${guest.consoleLog}`);
+      }
+    },
+    timeoutMs,
+  );
+}
+
+afterAll(() => {
+  if (timings.length > 0) console.log(`HIL scenario times:\n  ${timings.join('\n  ')}`);
+});
