@@ -74,11 +74,14 @@ export async function runTool(
     }
 
     const tail = outputTail(decode(result.all));
+    // stderr on its own, for callers that report why a tool refused (the
+    // message quotes stdout and stderr interleaved).
     const context = {
       tool,
       exitCode: result.exitCode,
       timedOut: stopped === 'timeout',
       signal: result.signal,
+      stderr: outputTail(decode(result.stderr)),
     };
     const fail = (message: string) =>
       new PendulumError('TOOL_FAILED', tail === '' ? message : `${message}: ${tail}`, {

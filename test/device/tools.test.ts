@@ -67,7 +67,12 @@ describe('runTool', () => {
     expect(error.message).toMatch(/^fails exited 3: /);
     expect(error.message).toContain('line 30\nboom');
     expect(error.message).not.toContain('line 5\n');
-    expect(error.context).toMatchObject({ tool: 'fails', exitCode: 3, timedOut: false });
+    expect(error.context).toMatchObject({
+      tool: 'fails',
+      exitCode: 3,
+      timedOut: false,
+      stderr: 'boom',
+    });
     expect(error.cause).toBeDefined();
   });
 
