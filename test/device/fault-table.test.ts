@@ -3,30 +3,31 @@
 // health checks and reboot command, with a fake update source; one adapter
 // call misbehaves once. The table gives where the device must end and what
 // the server must have been told (after Mender's state-machine tests).
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runAgent } from '../../src/device/agent.js';
-import { type AgentState, factoryState, parseAgentState } from '../../src/device/agent-state.js';
+import type { AgentState } from '../../src/device/agent-state.js';
 import {
   createSimulatedBootloader,
   initSimulatedBootloader,
   simulateBoot,
 } from '../../src/device/bootloaders/simulated.js';
 import { runHealthChecks } from '../../src/device/health.js';
-import { createJournal } from '../../src/device/journal.js';
 import { commandReboot } from '../../src/device/reboot.js';
-import { createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { MachineStateName } from '../../src/device/state-machine.js';
 import { type ErrorCode, PendulumError } from '../../src/errors.js';
-import { generateKeyPair } from '../../src/trust/index.js';
-import { createFakeSource, type FakeSource } from '../fakes/fake-source.js';
+import type { FakeSource } from '../fakes/fake-source.js';
 import { type FaultKind, type FaultSwitch, withFault, withStreamFault } from '../fakes/faults.js';
-import { imageSelfTest, makeImage, sha256Hex } from '../support/images.js';
+import {
+  factoryImage,
+  makeAgentRig,
+  rigLog,
+  rigRuntime,
+  runAgentOnce,
+  slotHolds,
+} from '../support/agent-rig.js';
+import { imageSelfTest } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { rootDocument, signImage } from '../support/vendor.js';
 
 type Target =
   | 'download'
@@ -161,9 +162,6 @@ const cases: Case[] = [
   },
 ];
 
-const slotBytes = 6 * 1024 * 1024;
-const factory = makeImage('1.0.0');
-const log = pino({ level: 'silent' });
 let tmp: { path: string; remove: () => Promise<void> };
 
 beforeAll(async () => {
@@ -173,40 +171,12 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-// A device: slot files, a bootloader, a journal, and a release it is offered.
+// A device: slot files, a simulated bootloader, a journal, and a release it is offered.
 async function makeRig(name: string, healthy: boolean) {
-  const dir = join(tmp.path, name);
-  await mkdir(dir, { recursive: true });
-  const paths = {
-    A: join(dir, 'a.img'),
-    B: join(dir, 'b.img'),
-    env: join(dir, 'grubenv'),
-    cmdline: join(dir, 'cmdline'),
-    journal: join(dir, 'journal.json'),
-  };
-  const slotA = Buffer.alloc(slotBytes);
-  factory.copy(slotA);
-  await writeFile(paths.A, slotA);
-  await writeFile(paths.B, Buffer.alloc(slotBytes));
-  await initSimulatedBootloader({
-    envPath: paths.env,
-    cmdlinePath: paths.cmdline,
-    booted: 'A',
-    maxTries: 3,
-  });
-  const rootKey = generateKeyPair();
-  const releaseKey = generateKeyPair();
-  const root = rootDocument({
-    version: 1,
-    rootKeys: [rootKey],
-    releaseKeys: [releaseKey],
-    signers: [rootKey],
-  });
-  const image = makeImage('2.0.0', { healthy });
-  const manifest = signImage(image, [releaseKey], { classId: 'gw', version: '2.0.0' });
-  const journal = createJournal(paths.journal, (value) => parseAgentState(value));
-  await journal.save(factoryState({ booted: 'A', version: '1.0.0', sequence: 1, trustRoot: root }));
-  return { dir, paths, image, journal, source: createFakeSource('deployment-1', manifest, image) };
+  const rig = await makeAgentRig(join(tmp.path, name), healthy);
+  const boot = { envPath: join(rig.dir, 'grubenv'), cmdlinePath: join(rig.dir, 'cmdline') };
+  await initSimulatedBootloader({ ...boot, booted: 'A', maxTries: 3 });
+  return { ...rig, boot };
 }
 
 type Rig = Awaited<ReturnType<typeof makeRig>>;
@@ -215,12 +185,8 @@ type Rig = Awaited<ReturnType<typeof makeRig>>;
 async function runOnce(rig: Rig, c: Case, fault: FaultSwitch) {
   const controller = new AbortController();
   fault.powerCut = () => controller.abort();
-  const initial = (await rig.journal.load()) as AgentState;
-  let slotB = createRawSlot({ name: 'B', device: rig.paths.B });
-  let bootloader = createSimulatedBootloader({
-    envPath: rig.paths.env,
-    cmdlinePath: rig.paths.cmdline,
-  });
+  let slotB = createRawSlot({ name: 'B', device: rig.slots.B });
+  let bootloader = createSimulatedBootloader(rig.boot);
   let source: FakeSource = rig.source;
   const checks = {
     checkHealth: (env: Record<string, string>, deadlineAt: number, signal: AbortSignal) =>
@@ -235,7 +201,9 @@ async function runOnce(rig: Rig, c: Case, fault: FaultSwitch) {
         { deadlineAt, env, signal },
       ),
   };
-  const reboots = { reboot: commandReboot(c.rebootCommand?.(rig.dir) ?? ['true'], 300, log) };
+  const reboots = {
+    reboot: commandReboot(c.rebootCommand?.(rig.dir) ?? ['true'], 300, rigLog),
+  };
   const wrapped = { slotB, bootloader, source, checks, reboots };
   const signal = controller.signal;
   if (c.target === 'download') wrapped.source = withStreamFault(source, 'download', fault, 4);
@@ -247,56 +215,23 @@ async function runOnce(rig: Rig, c: Case, fault: FaultSwitch) {
   if (c.target === 'checkHealth') wrapped.checks = withFault(checks, 'checkHealth', fault, signal);
   if (c.target === 'reboot') wrapped.reboots = withFault(reboots, 'reboot', fault, signal);
   ({ slotB, bootloader, source } = wrapped);
-  const rt = createRuntime({
-    settings: {
-      classId: 'gw',
-      syncEveryBytes: 1024 * 1024,
-      progressEveryMs: 0,
-      downloadIdleMs: 300,
-      inventory: {},
-    },
-    slots: { A: createRawSlot({ name: 'A', device: rig.paths.A }), B: slotB },
+  const rt = await rigRuntime(rig, {
     bootloader,
+    slotB,
     source,
     checkHealth: wrapped.checks.checkHealth,
     reboot: wrapped.reboots.reboot,
-    now: () => Date.now(),
-    log,
     signal,
-    journal: rig.journal,
-    initial,
   });
   (fault as { armed: () => boolean }).armed = () => rt.state.machine.name === c.state;
-  const sleep = async () => undefined;
-  try {
-    return await runAgent(rt, {
-      once: true,
-      pollIntervalMs: 1000,
-      jitter: 0,
-      backoff: { minMs: 1, maxMs: 1 },
-      rebootGraceMs: 0,
-      sleep,
-    });
-  } catch (error) {
-    if (!(error instanceof PendulumError)) throw error;
-    return 'error' as const;
-  }
+  return runAgentOnce(rt);
 }
 
 // Every slot the bootloader may boot holds a verified image.
 async function expectNothingUnverifiedArmed(rig: Rig): Promise<void> {
-  const state = await createSimulatedBootloader({
-    envPath: rig.paths.env,
-    cmdlinePath: rig.paths.cmdline,
-  }).state();
-  if (state.slots.A.ok)
-    expect(sha256Hex((await readFile(rig.paths.A)).subarray(0, factory.length))).toBe(
-      sha256Hex(factory),
-    );
-  if (state.slots.B.ok)
-    expect(sha256Hex((await readFile(rig.paths.B)).subarray(0, rig.image.length))).toBe(
-      sha256Hex(rig.image),
-    );
+  const state = await createSimulatedBootloader(rig.boot).state();
+  if (state.slots.A.ok) expect(await slotHolds(rig, 'A', factoryImage)).toBe(true);
+  if (state.slots.B.ok) expect(await slotHolds(rig, 'B', rig.image)).toBe(true);
 }
 
 describe('fault table', () => {
@@ -317,17 +252,13 @@ describe('fault table', () => {
       await expectNothingUnverifiedArmed(rig);
       if (result === 'idle') break;
       // A reboot the agent asked for, or a power cut: the bootloader picks a slot.
-      if (result === 'reboot' || result === 'stopped')
-        await simulateBoot({ envPath: rig.paths.env, cmdlinePath: rig.paths.cmdline });
+      if (result === 'reboot' || result === 'stopped') await simulateBoot(rig.boot);
       await expectNothingUnverifiedArmed(rig);
     }
     expect(fault.fired, 'the fault was injected').toBe(true);
 
     const journal = (await rig.journal.load()) as AgentState;
-    const bootloader = createSimulatedBootloader({
-      envPath: rig.paths.env,
-      cmdlinePath: rig.paths.cmdline,
-    });
+    const bootloader = createSimulatedBootloader(rig.boot);
     const states = rig.source.reports.map((r) => r.state);
     const last = rig.source.reports.at(-1);
     expect(journal.machine.name).toBe('idle');
