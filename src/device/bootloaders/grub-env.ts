@@ -2,7 +2,7 @@
 // load_env/save_env read and write it (grub-core/lib/envblk.c): a fixed-size
 // file, a signature line, `name=value\n` lines with `\` and newline escaped by
 // a backslash, `#` comment lines, and `#` padding to the end.
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { errnoCode, isPendulumError, PendulumError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
@@ -21,12 +21,7 @@ const equals = 0x3d;
 // A variable set twice keeps the last value, as GRUB's load_env does.
 export function parseGrubEnv(block: Uint8Array, source: string): Map<string, string> {
   const bytes = Buffer.from(block.buffer, block.byteOffset, block.byteLength);
-  if (bytes.length !== grubEnvSize) {
-    throw broken(
-      source,
-      `is ${bytes.length} bytes, not a ${grubEnvSize}-byte GRUB environment block`,
-    );
-  }
+  if (bytes.length !== grubEnvSize) throw wrongSize(source, bytes.length);
   if (bytes.toString('latin1', 0, signature.length) !== signature) {
     throw broken(source, 'is not a GRUB environment block (no "# GRUB Environment Block" header)');
   }
@@ -87,19 +82,25 @@ export async function readGrubEnv(path: string): Promise<Map<string, string>> {
   try {
     block = await readFile(path);
   } catch (error) {
-    throw new PendulumError(
-      'BOOTLOADER_FAILED',
-      `cannot read GRUB environment ${path}: ${errnoCode(error) ?? 'I/O error'}`,
-      {
-        context: { file: path },
-        cause: error,
-      },
-    );
+    throw fileError('read', path, error);
   }
   return parseGrubEnv(block, path);
 }
 
-// writeGrubEnv replaces the file at `path` with a block holding `vars`, atomically.
+// checkGrubEnvFile refuses a file that is missing or not block-sized, before
+// a tool that would create or resize it (grub-editenv) touches it.
+export async function checkGrubEnvFile(path: string): Promise<void> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    throw fileError('read', path, error);
+  }
+  if (size !== grubEnvSize) throw wrongSize(path, size);
+}
+
+// writeGrubEnv creates (or replaces) the file at `path` with a block holding
+// `vars`, atomically: for setting a device up. Updates go through updateGrubEnv.
 export async function writeGrubEnv(
   path: string,
   vars: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
@@ -113,6 +114,42 @@ export async function writeGrubEnv(
       context: { file: path },
       cause: error,
     });
+  }
+}
+
+// updateGrubEnv sets the variables `change` returns (given the current ones)
+// in the block at `path`, in place as GRUB's save_env does: the same file and
+// the same 1024 bytes, rewritten at offset 0 and synced. GRUB writes through
+// the blocks the file already has, so the file is never replaced, grown or
+// truncated; one that is not exactly a block is refused. Nothing is written
+// when nothing changes.
+export async function updateGrubEnv(
+  path: string,
+  change: (vars: ReadonlyMap<string, string>) => ReadonlyMap<string, string>,
+): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r+');
+  } catch (error) {
+    throw fileError('open', path, error);
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size !== grubEnvSize) throw wrongSize(path, size);
+    const block = Buffer.alloc(grubEnvSize);
+    await handle.read(block, 0, grubEnvSize, 0);
+    const vars = parseGrubEnv(block, path);
+    const updates = [...change(vars)].filter(([name, value]) => vars.get(name) !== value);
+    if (updates.length === 0) return;
+    for (const [name, value] of updates) vars.set(name, value);
+    const next = formatGrubEnv(vars);
+    await handle.write(next, 0, grubEnvSize, 0);
+    await handle.sync();
+  } catch (error) {
+    if (error instanceof PendulumError) throw error;
+    throw fileError('update', path, error);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -135,4 +172,16 @@ function unescapeValue(raw: Buffer): string {
 
 function broken(source: string, what: string): PendulumError {
   return new PendulumError('BOOTLOADER_FAILED', `${source} ${what}`, { context: { file: source } });
+}
+
+function wrongSize(source: string, size: number): PendulumError {
+  return broken(source, `is ${size} bytes, not a ${grubEnvSize}-byte GRUB environment block`);
+}
+
+function fileError(action: string, path: string, error: unknown): PendulumError {
+  return new PendulumError(
+    'BOOTLOADER_FAILED',
+    `cannot ${action} GRUB environment ${path}: ${errnoCode(error) ?? 'I/O error'}`,
+    { context: { file: path }, cause: error },
+  );
 }

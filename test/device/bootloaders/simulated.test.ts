@@ -18,6 +18,7 @@ import type { SlotName } from '../../../src/device/slots/slot.js';
 import { runTool } from '../../../src/device/tools.js';
 import { InvariantError, isPendulumError } from '../../../src/errors.js';
 import { hasCommand } from '../../support/storage.js';
+import { type BootRig, play, type Step, sequences } from './harness.js';
 
 let root: string;
 let count = 0;
@@ -43,101 +44,15 @@ async function freshDevice(
   return paths;
 }
 
-// A step is a power-on ("boot") or a bootloader call by the agent.
-type Step = 'boot' | `${'markGood' | 'markBad'} ${SlotName}` | `tryOnce ${SlotName} ${number}`;
-
-// run plays the steps and returns the slot each power-on booted. A flow that
-// leaves no bootable slot throws from simulateBoot and fails the test.
-async function run(paths: SimulatedBootloaderPaths, steps: readonly Step[]): Promise<SlotName[]> {
-  const bootloader = createSimulatedBootloader(paths);
-  const boots: SlotName[] = [];
-  for (const step of steps) {
-    const [op, slot, attempts] = step.split(' ') as [string, SlotName, string];
-    if (op === 'boot') {
-      boots.push(await simulateBoot(paths));
-      expect(await bootloader.booted()).toBe(boots.at(-1));
-    } else if (op === 'tryOnce') await bootloader.tryOnce(slot, Number(attempts));
-    else if (op === 'markGood') await bootloader.markGood(slot);
-    else await bootloader.markBad(slot);
-  }
-  return boots;
+// rig is the device in `paths` with simulateBoot as its firmware.
+function rig(paths: SimulatedBootloaderPaths): BootRig {
+  return { bootloader: createSimulatedBootloader(paths), powerOn: () => simulateBoot(paths) };
 }
 
-const table: { name: string; steps: Step[]; boots: SlotName[] }[] = [
-  {
-    name: 'a factory-fresh device keeps booting its slot while each boot is confirmed',
-    steps: ['boot', 'markGood A', 'boot', 'markGood A', 'boot', 'markGood A', 'boot'],
-    boots: ['A', 'A', 'A', 'A'],
-  },
-  {
-    name: 'an armed slot boots next and stays once marked good',
-    steps: ['tryOnce B 3', 'boot', 'markGood B', 'boot', 'markGood B', 'boot'],
-    boots: ['B', 'B', 'B'],
-  },
-  {
-    name: 'falls back to the old slot after N unconfirmed boots',
-    steps: ['tryOnce B 3', 'boot', 'boot', 'boot', 'boot', 'markGood A', 'boot'],
-    boots: ['B', 'B', 'B', 'A', 'A'],
-  },
-  {
-    name: 'falls back after one unconfirmed boot when armed for one attempt',
-    steps: ['tryOnce B 1', 'boot', 'boot'],
-    boots: ['B', 'A'],
-  },
-  {
-    name: 'a slot marked bad after its trial is not booted again',
-    steps: [
-      'tryOnce B 3',
-      'boot',
-      'markBad B',
-      'boot',
-      'markGood A',
-      'boot',
-      'markGood A',
-      'boot',
-      'boot',
-    ],
-    boots: ['B', 'A', 'A', 'A', 'A'],
-  },
-  {
-    name: 'arming again restarts the count of the trial',
-    steps: ['tryOnce B 2', 'boot', 'tryOnce B 2', 'boot', 'boot', 'boot'],
-    boots: ['B', 'B', 'B', 'A'],
-  },
-  {
-    name: 'marking the running slot good before the reboot cancels the trial',
-    steps: ['tryOnce B 3', 'markGood A', 'boot'],
-    boots: ['A'],
-  },
-  {
-    name: 'a failed slot can be retried with the next release',
-    steps: [
-      'tryOnce B 1',
-      'boot',
-      'boot',
-      'markBad B',
-      'markGood A',
-      'tryOnce B 1',
-      'boot',
-      'markGood B',
-      'boot',
-    ],
-    boots: ['B', 'A', 'B', 'B'],
-  },
-  {
-    name: 'updates alternate between the slots',
-    steps: ['tryOnce B 2', 'boot', 'markGood B', 'tryOnce A 2', 'boot', 'markGood A', 'boot'],
-    boots: ['B', 'A', 'A'],
-  },
-  {
-    name: 'a committed slot that stops confirming its boots falls back to the previous release',
-    steps: ['tryOnce B 2', 'boot', 'markGood B', 'boot', 'boot', 'boot'],
-    boots: ['B', 'B', 'B', 'A'],
-  },
-];
+const run = (paths: SimulatedBootloaderPaths, steps: readonly Step[]) => play(rig(paths), steps);
 
 describe('simulated bootloader', () => {
-  it.each(table)('$name', async ({ steps, boots }) => {
+  it.each(sequences)('$name', async ({ steps, boots }) => {
     expect(await run(await freshDevice('A', 3), steps)).toEqual(boots);
   });
 
@@ -223,14 +138,14 @@ describe('simulated bootloader', () => {
     expect((error as { context: object }).context).toMatchObject({ variable });
   });
 
-  it('reports a missing command line file as BOOTLOADER_FAILED naming it', async () => {
+  it('reports a missing command line file as BOOTLOADER_FAILED naming the backend and file', async () => {
     const paths = await freshDevice();
     await rm(paths.cmdlinePath);
     const error = await createSimulatedBootloader(paths)
       .booted()
       .catch((e: unknown) => e);
     expect(isPendulumError(error, 'BOOTLOADER_FAILED')).toBe(true);
-    expect((error as Error).message).toBe(`cannot read ${paths.cmdlinePath}: ENOENT`);
+    expect((error as Error).message).toBe(`simulated: cannot read ${paths.cmdlinePath}: ENOENT`);
   });
 });
 
