@@ -5,7 +5,6 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/hil/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     fileParallelism: false,
     testTimeout: 900_000,
     hookTimeout: 900_000,

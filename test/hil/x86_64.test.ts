@@ -1,55 +1,169 @@
 // The x86_64 hardware-in-the-loop scenarios: OVMF, GRUB choosing the slot
 // from its environment block, the cloud kernel, and the real agent in the
 // guest talking to a real server on the host.
-import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect } from 'vitest';
-import { type Artifacts, buildArtifacts, imageVersions } from './support/artifacts.js';
+import { type Artifacts, buildArtifacts } from './support/artifacts.js';
+import {
+  bootloaderSlot,
+  bootTimeoutMs,
+  bootView,
+  powerOnUntilSettled,
+  publishImage,
+  updateCommitsAndStays,
+} from './support/flows.js';
+import { factoryMaxTries } from './support/guest.js';
 import { requirePrerequisites } from './support/prerequisites.js';
-import { scenario } from './support/scenario.js';
+import { type ScenarioContext, scenario } from './support/scenario.js';
 
-const bootMs = 300_000;
+const arch = 'x86_64';
 let artifacts: Artifacts | undefined;
 const built = () => {
   if (artifacts === undefined) throw new Error('artifacts not built');
   return artifacts;
 };
+const minutes = (n: number) => n * 60_000;
+
+// finalOutcomeIsConsistent: after any power cut, the device ends either
+// committed on the new slot, or on the old slot with the failure reported
+// and the new slot unbootable.
+async function finalOutcomeIsConsistent(context: ScenarioContext): Promise<string> {
+  const last = await powerOnUntilSettled(context, factoryMaxTries + 2);
+  const deployment = await context.deployment();
+  const view = bootView(arch, await context.guest.bootEnv());
+  if (deployment?.state === 'committed') {
+    expect(last.slot).toBe('B');
+    expect(view.order).toBe('B A');
+    expect(view.B.bootable).toBe(true);
+  } else {
+    expect(deployment?.state).toBe('failed');
+    expect(deployment?.errorCode).not.toBe('');
+    expect(last.slot).toBe('A');
+    expect(view.order).toBe('A B');
+    expect(view.B.bootable).toBe(false);
+  }
+  return deployment?.state ?? '';
+}
 
 describe.sequential('x86_64 guest: OVMF + GRUB', () => {
   beforeAll(async () => {
-    requirePrerequisites('x86_64');
-    artifacts = await buildArtifacts('x86_64');
-  }, 600_000);
+    requirePrerequisites(arch);
+    artifacts = await buildArtifacts(arch);
+  }, minutes(10));
 
   scenario(
     'update, reboot, health OK, committed; a further reboot stays on the new slot',
     built,
-    async ({ fleet, guest, deployment }) => {
-      await fleet.publish(await readFile(built().images.update), {
-        version: imageVersions.update,
-        sequence: 2,
-      });
-      const first = await guest.powerOn({ timeoutMs: bootMs });
+    (context) => updateCommitsAndStays(context, built()),
+    minutes(10),
+  );
+
+  scenario(
+    'failing health check on the new slot: the old slot boots again and reports HEALTH_CHECK_FAILED',
+    built,
+    async (context) => {
+      await publishImage(context, built(), 'unhealthy', 2);
+      const first = await context.guest.powerOn({ timeoutMs: bootTimeoutMs });
       expect(first.slot).toBe('A');
-      expect(first.lines.some((l) => l.includes('"msg":"rebooting"'))).toBe(true);
-      expect((await guest.bootEnv()).get('ORDER')).toBe('B A');
-
-      const trial = await guest.powerOn({
-        timeoutMs: bootMs,
-        cutWhenAsync: async () => (await deployment())?.state === 'committed',
-      });
+      const trial = await context.guest.powerOn({ timeoutMs: bootTimeoutMs });
       expect(trial.slot).toBe('B');
-      expect(trial.version).toBe(imageVersions.update);
-      expect((await deployment())?.state).toBe('committed');
-
-      const again = await guest.powerOn({
-        timeoutMs: bootMs,
-        cutWhen: (line) => line.includes('is good; reset its boot count'),
-      });
-      expect(again.slot).toBe('B');
-      const env = await guest.bootEnv();
-      expect(env.get('ORDER')).toBe('B A');
-      expect(env.get('B_TRY')).toBe('0');
+      expect(trial.lines.some((l) => l.includes('"to":"rolling_back"'))).toBe(true);
+      const back = await powerOnUntilSettled(context, 1);
+      expect(back.slot).toBe('A');
+      const deployment = await context.deployment();
+      expect(deployment?.state).toBe('failed');
+      expect(deployment?.errorCode).toBe('HEALTH_CHECK_FAILED');
+      const view = bootView(arch, await context.guest.bootEnv());
+      expect(view.order).toBe('A B');
+      expect(view.B.bootable).toBe(false);
     },
-    3 * bootMs,
+    minutes(10),
+  );
+
+  scenario(
+    'new slot cannot boot at all: GRUB falls back after its tries and the old slot reports TRIAL_BOOT_FAILED',
+    built,
+    async (context) => {
+      await publishImage(context, built(), 'unbootable', 2);
+      const first = await context.guest.powerOn({ timeoutMs: bootTimeoutMs });
+      expect(first.slot).toBe('A');
+      const last = await powerOnUntilSettled(context, factoryMaxTries + 1);
+      const boots = context.guest.boots.slice(1);
+      // Every try of B died before init; then GRUB chose A.
+      expect(boots.slice(0, factoryMaxTries).map(bootloaderSlot)).toEqual(
+        Array(factoryMaxTries).fill('B'),
+      );
+      expect(boots.slice(0, factoryMaxTries).map((b) => b.slot)).toEqual(
+        Array(factoryMaxTries).fill(undefined),
+      );
+      expect(boots).toHaveLength(factoryMaxTries + 1);
+      expect(last.slot).toBe('A');
+      const deployment = await context.deployment();
+      expect(deployment?.state).toBe('failed');
+      expect(deployment?.errorCode).toBe('TRIAL_BOOT_FAILED');
+      expect(bootView(arch, await context.guest.bootEnv()).B.bootable).toBe(false);
+    },
+    minutes(10),
+  );
+
+  scenario(
+    'power cut during the payload write: the old slot boots, the download resumes and the update commits',
+    built,
+    async (context) => {
+      await publishImage(context, built(), 'update', 2);
+      const cut = await context.guest.powerOn({
+        timeoutMs: bootTimeoutMs,
+        cutWhenAsync: async () => ((await context.deployment())?.bytesDone ?? 0) >= 24 << 20,
+      });
+      expect(cut.ended).toBe('power-cut');
+      const written = (await context.deployment())?.bytesDone ?? 0;
+      expect(written).toBeLessThan((await context.deployment())?.bytesTotal ?? 0);
+      const view = bootView(arch, await context.guest.bootEnv());
+      expect(view.order).toBe('A B');
+      expect(view.B.bootable).toBe(false);
+
+      const resumed = await context.guest.powerOn({ timeoutMs: bootTimeoutMs });
+      expect(resumed.slot).toBe('A');
+      const resumedAt = resumed.lines
+        .map((l) => /resuming the download at byte (\d+)/.exec(l))
+        .find((m) => m !== null);
+      expect(Number(resumedAt?.[1])).toBeGreaterThan(0);
+      const last = await powerOnUntilSettled(context, 1);
+      expect(last.slot).toBe('B');
+      expect((await context.deployment())?.state).toBe('committed');
+    },
+    minutes(10),
+  );
+
+  scenario(
+    'power cut right after arming the bootloader: committed, or the old slot with the failure reported',
+    built,
+    async (context) => {
+      await publishImage(context, built(), 'update', 2);
+      const cut = await context.guest.powerOn({
+        timeoutMs: bootTimeoutMs,
+        cutWhen: (line) => line.includes('"event":"armed"'),
+      });
+      expect(cut.ended).toBe('power-cut');
+      expect(await finalOutcomeIsConsistent(context)).toMatch(/^(committed|failed)$/);
+    },
+    minutes(12),
+  );
+
+  scenario(
+    'power cut during the trial boot: committed, or the old slot with the failure reported',
+    built,
+    async (context) => {
+      await publishImage(context, built(), 'update', 2);
+      const first = await context.guest.powerOn({ timeoutMs: bootTimeoutMs });
+      expect(first.slot).toBe('A');
+      const cut = await context.guest.powerOn({
+        timeoutMs: bootTimeoutMs,
+        cutWhen: (line) => line.includes('"to":"verifying"'),
+      });
+      expect(cut.slot).toBe('B');
+      expect(cut.ended).toBe('power-cut');
+      expect(await finalOutcomeIsConsistent(context)).toMatch(/^(committed|failed)$/);
+    },
+    minutes(12),
   );
 });

@@ -19,8 +19,6 @@ export interface Guest {
   powerOn(options: PowerOptions): Promise<BootOutcome>;
   // bootEnv reads the bootloader's variables off the disk, as the firmware would.
   bootEnv(): Promise<Map<string, string>>;
-  // deviceId is the device's key id, from the agent's first start.
-  deviceId(): string;
 }
 
 const bootloaderConfig: Record<Arch, string> = {
@@ -146,7 +144,6 @@ export async function makeGuest(options: {
   const consoleLog = join(dir, 'console.log');
   const port = Number(fleet.address.split(':').at(-1));
   const boots: BootOutcome[] = [];
-  let deviceId: string | undefined;
   return {
     disk,
     consoleLog,
@@ -164,10 +161,6 @@ export async function makeGuest(options: {
         power,
       );
       boots.push(outcome);
-      for (const line of outcome.lines) {
-        if (deviceId !== undefined || !line.includes('pendulum agent starting')) continue;
-        deviceId = (JSON.parse(line) as { device?: string }).device;
-      }
       return outcome;
     },
     async bootEnv() {
@@ -183,10 +176,6 @@ export async function makeGuest(options: {
         if (at > 0 && !line.startsWith('#')) vars.set(line.slice(0, at), line.slice(at + 1));
       }
       return vars;
-    },
-    deviceId() {
-      if (deviceId === undefined) throw new Error('the agent has not started on this guest yet');
-      return deviceId;
     },
   };
 }

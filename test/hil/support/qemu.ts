@@ -147,9 +147,16 @@ export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise
     cutPower();
   }, options.timeoutMs);
   let polling = options.cutWhenAsync !== undefined;
+  let pollError: unknown;
   const poll = async () => {
     while (polling && !cut) {
-      if (await options.cutWhenAsync?.()) cutPower();
+      try {
+        if (await options.cutWhenAsync?.()) cutPower();
+      } catch (error) {
+        // The machine is stopped and the error thrown once QEMU is gone.
+        pollError = error;
+        cutPower();
+      }
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   };
@@ -160,6 +167,7 @@ export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise
   await polled;
   await readerClosed;
   await new Promise<void>((resolve) => log.end(() => resolve()));
+  if (pollError !== undefined) throw pollError;
   if (timedOut) {
     throw new Error(
       `${spec.arch} boot did not end within ${options.timeoutMs} ms; last console lines:\n${lines.slice(-40).join('\n')}`,

@@ -42,7 +42,10 @@ export function scenario(
           fleet,
           guest,
           async deployment() {
-            const [latest] = await deploymentHistory(fleet, guest.deviceId());
+            // The scenario's server knows one device at most: this guest.
+            const [device] = await fleet.server.context.store.devices.list();
+            if (device === undefined) return undefined;
+            const [latest] = await deploymentHistory(fleet, device.id);
             return latest;
           },
         });
