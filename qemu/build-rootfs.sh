@@ -33,6 +33,9 @@ staging="$(mktemp -d "${out}.staging.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 cp -a "$sysroot/." "$staging/"
 mkdir -p "$staging"/{proc,sys,dev,tmp,run,data,boot/efi,etc,sbin,usr/sbin,usr/lib/pendulum,opt/pendulum}
+# libubootenv (fw_setenv) takes its lock under /var/lock; the root is read-only.
+mkdir -p "$staging/var"
+ln -sfn /run/lock "$staging/var/lock"
 # busybox applets as symlinks, except init, which is ours. The host's
 # busybox-static lists them: the guest's may be another architecture's build
 # of the same Debian package.

@@ -22,9 +22,8 @@ export interface Guest {
 }
 
 const bootloaderConfig: Record<Arch, string> = {
-  x86_64:
-    '[bootloader]\ntype = "simulated"\nenv = "/boot/efi/EFI/BOOT/grubenv"\ncmdline = "/proc/cmdline"\n',
-  aarch64: '[bootloader]\ntype = "uboot"\nconfig = "/data/fw_env.config"\n',
+  x86_64: '[bootloader]\ntype = "grub"\nenv = "/boot/efi/EFI/BOOT/grubenv"\n',
+  aarch64: '[bootloader]\ntype = "u-boot"\nconfig = "/data/fw_env.config"\n',
 };
 
 const slotDevices: Record<Arch, { A: string; B: string }> = {
