@@ -1,39 +1,29 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BootState } from '../../../src/device/bootloaders/bootloader.js';
 import { createEfiBootloader } from '../../../src/device/bootloaders/efi.js';
 import { parseEfibootmgr } from '../../../src/device/bootloaders/efi-boot-entries.js';
-import { type SlotName, slotNames } from '../../../src/device/slots/slot.js';
 import { InvariantError } from '../../../src/errors.js';
 import { createFakeBootTools } from '../../fakes/boot-tools.js';
 import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
-import { type EfiNvram, efiPowerOn, jsonStore, type Store } from '../../support/boot-firmware.js';
-import {
-  addEfivarfsEfibootmgr,
-  efivarsEnv,
-  readEfiVars,
-  writeEfiVars,
-} from '../../support/efivarfs.js';
+import type { EfiNvram } from '../../support/boot-firmware.js';
+import { addEfivarfsEfibootmgr } from '../../support/efivarfs.js';
 import { hasCommand } from '../../support/storage.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import {
   agentView,
-  type BootRig,
   bootloaderFailure,
   checkAgentView,
   expectToolFailure,
   play,
   sequences,
 } from './harness.js';
+import { efiEntries, efiFactory, efiRig } from './rigs.js';
 
-const entries = { A: '0001', B: '0002' } as const;
 const timeoutMs = 10_000;
 
 let tmp: { path: string; remove: () => Promise<void> };
 let fakes: FakeTools;
-let count = 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('efi');
@@ -45,43 +35,7 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-// factory is a device booted from slot A's entry, with B's entry created
-// but not in BootOrder (never written), and the firmware's own entry last.
-const factory = (): EfiNvram => ({
-  current: entries.A,
-  order: [entries.A, '0000'],
-  entries: {
-    '0000': { label: 'UiApp', active: true },
-    [entries.A]: { label: 'pendulum A', active: true },
-    [entries.B]: { label: 'pendulum B', active: true },
-  },
-});
-
-// device is a factory-fresh device whose boot manager variables are the fake
-// efibootmgr's JSON file or, for the real efibootmgr, efivarfs files.
-async function device(format: 'fake' | 'efivarfs', nvram: EfiNvram = factory()) {
-  count += 1;
-  let store: Store<EfiNvram>;
-  if (format === 'fake') {
-    const file = join(tmp.path, `nvram-${count}.json`);
-    vi.stubEnv('FAKE_EFI_NVRAM', file);
-    store = jsonStore(file);
-  } else {
-    const dir = join(tmp.path, `efivars-${count}`);
-    await mkdir(dir);
-    for (const [name, value] of Object.entries(efivarsEnv(dir))) vi.stubEnv(name, value);
-    store = { read: () => readEfiVars(dir), write: (value) => writeEfiVars(dir, value) };
-  }
-  await store.write(nvram);
-  const bootloader = createEfiBootloader({ entries, timeoutMs });
-  const slotOf = (entry: string): SlotName => {
-    const slot = slotNames.find((s) => entries[s] === entry);
-    if (slot === undefined) throw new Error(`the firmware booted entry ${entry}, not a slot`);
-    return slot;
-  };
-  const rig: BootRig = { bootloader, powerOn: async () => slotOf(await efiPowerOn(store)) };
-  return { store, bootloader, rig };
-}
+const device = (format: 'fake' | 'efivarfs', nvram?: EfiNvram) => efiRig(tmp.path, format, nvram);
 
 describe('EFI backend (fake efibootmgr)', () => {
   beforeAll(() => {
@@ -92,11 +46,11 @@ describe('EFI backend (fake efibootmgr)', () => {
   });
 
   it.each(sequences)('$name', async ({ steps, boots, efi }) => {
-    expect(await play((await device('fake')).rig, steps)).toEqual(efi ?? boots);
+    expect(await play(await device('fake'), steps)).toEqual(efi ?? boots);
   });
 
   it.each(agentView)('tells the agent the truth when $when', async (view) => {
-    await checkAgentView((await device('fake')).rig, view, true);
+    await checkAgentView(await device('fake'), view, true);
   });
 
   it('reports BootNext on a slot as its pending one-boot trial', async () => {
@@ -117,38 +71,40 @@ describe('EFI backend (fake efibootmgr)', () => {
   it('arms with BootNext only, leaving BootOrder to the old slot', async () => {
     const { store, bootloader } = await device('fake');
     await bootloader.tryOnce('B', 3);
-    expect(await store.read()).toMatchObject({ next: entries.B, order: [entries.A, '0000'] });
+    expect(await store.read()).toMatchObject({ next: efiEntries.B, order: [efiEntries.A, '0000'] });
   });
 
   it('commits by putting the slot first in BootOrder, keeping the other entries, and clearing BootNext', async () => {
-    const { store, rig } = await device('fake');
+    const rig = await device('fake');
+    const { store } = rig;
     await play(rig, ['tryOnce B 3', 'markGood B']);
     const nvram = await store.read();
-    expect(nvram.order).toEqual([entries.B, entries.A, '0000']);
+    expect(nvram.order).toEqual([efiEntries.B, efiEntries.A, '0000']);
     expect(nvram.next).toBeUndefined();
   });
 
   it('marks a slot bad by taking it out of BootOrder, so the firmware never falls through to it', async () => {
-    const { store, rig } = await device('fake');
+    const rig = await device('fake');
+    const { store } = rig;
     await play(rig, ['tryOnce B 3', 'boot', 'markGood B', 'markBad A']);
-    expect((await store.read()).order).toEqual([entries.B, '0000']);
+    expect((await store.read()).order).toEqual([efiEntries.B, '0000']);
     await play(rig, ['tryOnce A 1', 'markBad A']);
     expect((await store.read()).next).toBeUndefined();
   });
 
   it('does not count an inactive entry as bootable, and activates it to arm or commit it', async () => {
-    const nvram = factory();
-    nvram.order = [entries.B, entries.A];
-    nvram.entries[entries.B] = { label: 'pendulum B', active: false };
+    const nvram = efiFactory();
+    nvram.order = [efiEntries.B, efiEntries.A];
+    nvram.entries[efiEntries.B] = { label: 'pendulum B', active: false };
     const { store, bootloader } = await device('fake', nvram);
     expect((await bootloader.state()).slots.B.ok).toBe(false);
     await bootloader.markGood('B');
-    expect((await store.read()).entries[entries.B]?.active).toBe(true);
+    expect((await store.read()).entries[efiEntries.B]?.active).toBe(true);
     expect((await bootloader.state()).slots.B.ok).toBe(true);
   });
 
   it('leaves a BootNext that is no slot alone', async () => {
-    const { store, bootloader } = await device('fake', { ...factory(), next: '0000' });
+    const { store, bootloader } = await device('fake', { ...efiFactory(), next: '0000' });
     await bootloader.markGood('A');
     await bootloader.markBad('B');
     expect((await store.read()).next).toBe('0000');
@@ -156,13 +112,14 @@ describe('EFI backend (fake efibootmgr)', () => {
   });
 
   it('drops BootOrder entries that no longer exist when it rewrites BootOrder', async () => {
-    const { store, rig } = await device('fake', { ...factory(), order: [entries.A, '0009'] });
+    const rig = await device('fake', { ...efiFactory(), order: [efiEntries.A, '0009'] });
+    const { store } = rig;
     await play(rig, ['tryOnce B 1', 'boot', 'markGood B']);
-    expect((await store.read()).order).toEqual([entries.B, entries.A]);
+    expect((await store.read()).order).toEqual([efiEntries.B, efiEntries.A]);
   });
 
   it('names the boot entry it booted from when it is no slot', async () => {
-    const { bootloader } = await device('fake', { ...factory(), current: '0000' });
+    const { bootloader } = await device('fake', { ...efiFactory(), current: '0000' });
     const error = await bootloaderFailure(bootloader.booted());
     expect(error.message).toBe(
       "efi: booted from boot entry 0000, which is neither slot A's 0001 nor slot B's 0002",
@@ -171,14 +128,14 @@ describe('EFI backend (fake efibootmgr)', () => {
   });
 
   it('reports a missing BootCurrent', async () => {
-    const { bootloader } = await device('fake', { ...factory(), current: undefined });
+    const { bootloader } = await device('fake', { ...efiFactory(), current: undefined });
     const error = await bootloaderFailure(bootloader.booted());
     expect(error.message).toBe('efi: efibootmgr shows no BootCurrent');
   });
 
   it('refuses to arm or commit a slot whose boot entry does not exist, changing nothing', async () => {
-    const nvram = factory();
-    delete nvram.entries[entries.B];
+    const nvram = efiFactory();
+    delete nvram.entries[efiEntries.B];
     const { store, bootloader } = await device('fake', nvram);
     for (const call of [() => bootloader.tryOnce('B', 1), () => bootloader.markGood('B')]) {
       const error = await bootloaderFailure(call());
@@ -243,22 +200,23 @@ describe.skipIf(!hasCommand('efibootmgr'))('EFI backend with the real efibootmgr
   });
 
   it.each(sequences)('$name', async ({ steps, boots, efi }) => {
-    expect(await play((await device('efivarfs')).rig, steps)).toEqual(efi ?? boots);
+    expect(await play(await device('efivarfs'), steps)).toEqual(efi ?? boots);
   });
 
   it.each(agentView)('tells the agent the truth when $when', async (view) => {
-    await checkAgentView((await device('efivarfs')).rig, view, true);
+    await checkAgentView(await device('efivarfs'), view, true);
   });
 
   it('commits and marks bad the way the firmware reads it', async () => {
-    const { store, rig } = await device('efivarfs');
+    const rig = await device('efivarfs');
+    const { store } = rig;
     await play(rig, ['tryOnce B 3']);
-    expect(await store.read()).toMatchObject({ next: entries.B, order: [entries.A, '0000'] });
+    expect(await store.read()).toMatchObject({ next: efiEntries.B, order: [efiEntries.A, '0000'] });
     await play(rig, ['boot', 'markGood B', 'markBad A']);
     const nvram = await store.read();
     expect({ next: nvram.next, order: nvram.order }).toEqual({
       next: undefined,
-      order: [entries.B, '0000'],
+      order: [efiEntries.B, '0000'],
     });
   });
 
@@ -267,7 +225,9 @@ describe.skipIf(!hasCommand('efibootmgr'))('EFI backend with the real efibootmgr
     async () => {
       vi.stubEnv('LIBEFIVAR_OPS', undefined);
       vi.stubEnv('EFIVARFS_PATH', undefined);
-      const error = await bootloaderFailure(createEfiBootloader({ entries, timeoutMs }).state());
+      const error = await bootloaderFailure(
+        createEfiBootloader({ entries: efiEntries, timeoutMs }).state(),
+      );
       expect(error.message).toBe(
         'efi: efibootmgr exited 2: EFI variables are not supported on this system.',
       );

@@ -1,12 +1,7 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGrubBootloader, type GrubEnvAccess } from '../../../src/device/bootloaders/grub.js';
 import { formatGrubEnv, readGrubEnv } from '../../../src/device/bootloaders/grub-env.js';
-import {
-  initSimulatedBootloader,
-  simulateBoot,
-} from '../../../src/device/bootloaders/simulated.js';
 import { runTool } from '../../../src/device/tools.js';
 import { InvariantError } from '../../../src/errors.js';
 import { createFakeBootTools } from '../../fakes/boot-tools.js';
@@ -15,17 +10,16 @@ import { hasCommand } from '../../support/storage.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import {
   agentView,
-  type BootRig,
   bootloaderFailure,
   checkAgentView,
   expectToolFailure,
   play,
   sequences,
 } from './harness.js';
+import { grubRig } from './rigs.js';
 
 let tmp: { path: string; remove: () => Promise<void> };
 let fakes: FakeTools;
-let count = 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('grub');
@@ -40,23 +34,7 @@ afterAll(async () => {
 const native: GrubEnvAccess = { tool: 'native' };
 const editenv: GrubEnvAccess = { tool: 'grub-editenv', timeoutMs: 10_000 };
 
-// device is a factory-fresh device (slot A good, MAX_TRY=3) whose GRUB
-// backend uses `access`, and whose firmware is grub.cfg's logic.
-async function device(access: GrubEnvAccess) {
-  count += 1;
-  const paths = {
-    envPath: join(tmp.path, `grubenv-${count}`),
-    cmdlinePath: join(tmp.path, `cmdline-${count}`),
-  };
-  await initSimulatedBootloader({ ...paths, booted: 'A', maxTries: 3 });
-  const bootloader = createGrubBootloader({
-    ...access,
-    env: paths.envPath,
-    cmdline: paths.cmdlinePath,
-  });
-  const rig: BootRig = { bootloader, powerOn: () => simulateBoot(paths) };
-  return { ...paths, bootloader, rig };
-}
+const device = (access: GrubEnvAccess) => grubRig(tmp.path, access);
 
 describe.each([
   ['natively', native],
@@ -70,11 +48,11 @@ describe.each([
   });
 
   it.each(sequences)('$name', async ({ steps, boots }) => {
-    expect(await play((await device(access)).rig, steps)).toEqual(boots);
+    expect(await play(await device(access), steps)).toEqual(boots);
   });
 
   it.each(agentView)('tells the agent the truth when $when', async (view) => {
-    await checkAgentView((await device(access)).rig, view, false);
+    await checkAgentView(await device(access), view, false);
   });
 
   it('keeps variables it does not own', async () => {
@@ -147,7 +125,8 @@ describe.each([
 
 describe('GRUB backend natively', () => {
   it('rewrites the block in place: same file, 1024 bytes, no temp files', async () => {
-    const { envPath, rig } = await device(native);
+    const rig = await device(native);
+    const { envPath } = rig;
     const before = await stat(envPath);
     await play(rig, ['tryOnce B 2', 'boot', 'markGood B', 'boot', 'markBad A']);
     const after = await stat(envPath);
@@ -213,11 +192,12 @@ describe.skipIf(!hasCommand('grub-editenv'))('GRUB backend with the real grub-ed
     (await runTool(['grub-editenv', path, 'list'], { timeoutMs: 10_000 })).stdout;
 
   it.each(sequences.slice(0, 6))('$name', async ({ steps, boots }) => {
-    expect(await play((await device(editenv)).rig, steps)).toEqual(boots);
+    expect(await play(await device(editenv), steps)).toEqual(boots);
   });
 
   it('grub-editenv reads what the native backend wrote, and the block stays 1024 bytes', async () => {
-    const { envPath, rig } = await device(native);
+    const rig = await device(native);
+    const { envPath } = rig;
     await play(rig, ['tryOnce B 2', 'boot']);
     expect(await list(envPath)).toBe('ORDER=B A\nMAX_TRY=2\nA_OK=1\nA_TRY=0\nB_OK=1\nB_TRY=1\n');
     expect((await stat(envPath)).size).toBe(1024);

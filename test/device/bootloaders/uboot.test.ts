@@ -2,38 +2,27 @@ import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BootState } from '../../../src/device/bootloaders/bootloader.js';
-import { createUBootBootloader, initUBootEnv } from '../../../src/device/bootloaders/uboot.js';
+import { initUBootEnv } from '../../../src/device/bootloaders/uboot.js';
 import { InvariantError } from '../../../src/errors.js';
 import { createFakeBootTools } from '../../fakes/boot-tools.js';
 import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
-import {
-  jsonStore,
-  type Store,
-  type UBootVars,
-  uBootPowerOn,
-} from '../../support/boot-firmware.js';
 import { hasCommand } from '../../support/storage.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import { formatUBootEnv, parseUBootEnv, uBootImageStore } from '../../support/uboot-env-image.js';
+import { formatUBootEnv, parseUBootEnv } from '../../support/uboot-env-image.js';
 import {
   agentView,
-  type BootRig,
   bootloaderFailure,
   checkAgentView,
   expectToolFailure,
   play,
   sequences,
 } from './harness.js';
+import { uBootAttempts, uBootEnvSize, uBootRig } from './rigs.js';
 
-// The environment size fw_env.config gives, as the boot script's `env export -c -s`.
-const envSize = 0x4000;
-// Boots a committed slot gets.
-const attempts = 2;
 const timeoutMs = 10_000;
 
 let tmp: { path: string; remove: () => Promise<void> };
 let fakes: FakeTools;
-let count = 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('uboot');
@@ -45,25 +34,7 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-// device is a factory-fresh device (slot A good and first, initUBootEnv) whose
-// environment is the fake tools' JSON file or a real checksum-protected image.
-async function device(format: 'fake' | 'image') {
-  count += 1;
-  const env = join(tmp.path, `uboot-${count}.env`);
-  const config = join(tmp.path, `fw_env-${count}.config`);
-  const cmdline = join(tmp.path, `cmdline-${count}`);
-  await writeFile(
-    config,
-    `# environment file on the boot partition\n${env} 0x0 0x${envSize.toString(16)}\n`,
-  );
-  await writeFile(cmdline, 'pendulum.slot=A\n');
-  await initUBootEnv({ config, booted: 'A', attempts, timeoutMs });
-  const store: Store<UBootVars> =
-    format === 'fake' ? jsonStore(env) : uBootImageStore(env, envSize);
-  const bootloader = createUBootBootloader({ config, cmdline, attempts, timeoutMs });
-  const rig: BootRig = { bootloader, powerOn: () => uBootPowerOn(store, cmdline) };
-  return { env, config, cmdline, store, bootloader, rig };
-}
+const device = (format: 'fake' | 'image') => uBootRig(tmp.path, format);
 
 describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
   beforeAll(() => {
@@ -74,15 +45,16 @@ describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
   });
 
   it.each(sequences)('$name', async ({ steps, boots }) => {
-    expect(await play((await device('fake')).rig, steps)).toEqual(boots);
+    expect(await play(await device('fake'), steps)).toEqual(boots);
   });
 
   it.each(agentView)('tells the agent the truth when $when', async (view) => {
-    await checkAgentView((await device('fake')).rig, view, false);
+    await checkAgentView(await device('fake'), view, false);
   });
 
   it('maps boots left onto tries: tries = BOOT_MAX_TRY - BOOT_<slot>_LEFT', async () => {
-    const { store, bootloader, rig } = await device('fake');
+    const rig = await device('fake');
+    const { store, bootloader } = rig;
     expect(await bootloader.state()).toEqual<BootState>({
       order: ['A', 'B'],
       maxTries: 2,
@@ -110,7 +82,7 @@ describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
 
   it('changes every variable in one fw_setenv run, and none when nothing changes', async () => {
     const { config, bootloader } = await device('fake');
-    const log = join(tmp.path, `fw_setenv-${count}.log`);
+    const log = join(tmp.path, `fw_setenv-${Date.now()}.log`);
     const logged = await createFakeTools();
     const real = join(fakes.dir, 'fw_setenv');
     await logged.add('fw_setenv', `echo "$*" >> ${log}; exec ${real} "$@"`);
@@ -206,13 +178,13 @@ describe.skipIf(!(hasCommand('fw_printenv') && hasCommand('fw_setenv')))(
   'U-Boot backend with the real fw_printenv / fw_setenv',
   () => {
     it.each(sequences)('$name', async ({ steps, boots }) => {
-      expect(await play((await device('image')).rig, steps)).toEqual(boots);
+      expect(await play(await device('image'), steps)).toEqual(boots);
     });
 
     it('reads an environment U-Boot saved with env export -c', async () => {
       const { env, bootloader } = await device('image');
       const vars = { BOOT_ORDER: 'B A', BOOT_A_LEFT: '3', BOOT_B_LEFT: '1', BOOT_MAX_TRY: '3' };
-      await writeFile(env, formatUBootEnv({ ...vars, bootcmd: 'run pendulum_boot' }, envSize));
+      await writeFile(env, formatUBootEnv({ ...vars, bootcmd: 'run pendulum_boot' }, uBootEnvSize));
       expect(await bootloader.state()).toEqual<BootState>({
         order: ['B', 'A'],
         maxTries: 3,
@@ -224,14 +196,14 @@ describe.skipIf(!(hasCommand('fw_printenv') && hasCommand('fw_setenv')))(
       const { env, bootloader } = await device('image');
       await writeFile(
         env,
-        formatUBootEnv({ ...parseUBootEnv(await readFile(env)), bootdelay: '0' }, envSize),
+        formatUBootEnv({ ...parseUBootEnv(await readFile(env)), bootdelay: '0' }, uBootEnvSize),
       );
       await bootloader.tryOnce('B', 3);
       const image = await readFile(env);
-      expect(image.length).toBe(envSize);
+      expect(image.length).toBe(uBootEnvSize);
       expect(parseUBootEnv(image)).toEqual({
         BOOT_ORDER: 'B A',
-        BOOT_A_LEFT: String(attempts),
+        BOOT_A_LEFT: String(uBootAttempts),
         BOOT_B_LEFT: '3',
         BOOT_MAX_TRY: '3',
         bootdelay: '0',
@@ -243,11 +215,11 @@ describe.skipIf(!(hasCommand('fw_printenv') && hasCommand('fw_setenv')))(
       for (const prepare of [
         () => writeFile(env, ''),
         () => rm(env),
-        () => writeFile(env, Buffer.alloc(envSize)),
+        () => writeFile(env, Buffer.alloc(uBootEnvSize)),
       ]) {
         await prepare();
         await initUBootEnv({ config, booted: 'A', attempts: 3, timeoutMs });
-        expect((await stat(env)).size).toBe(envSize);
+        expect((await stat(env)).size).toBe(uBootEnvSize);
         expect(parseUBootEnv(await readFile(env))).toEqual({
           BOOT_ORDER: 'A B',
           BOOT_A_LEFT: '3',
@@ -258,13 +230,13 @@ describe.skipIf(!(hasCommand('fw_printenv') && hasCommand('fw_setenv')))(
     });
 
     it.each([
-      ['all zeros', () => Buffer.alloc(envSize)],
+      ['all zeros', () => Buffer.alloc(uBootEnvSize)],
       [
         'a bad CRC',
         () => {
           const image = formatUBootEnv(
             { BOOT_ORDER: 'A B', BOOT_A_LEFT: '3', BOOT_B_LEFT: '0', BOOT_MAX_TRY: '3' },
-            envSize,
+            uBootEnvSize,
           );
           image[10] = (image[10] ?? 0) ^ 0xff;
           return image;
