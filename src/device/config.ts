@@ -9,9 +9,53 @@ const command = z.array(z.string().min(1)).min(1);
 
 const slotSchema = z.object({ type: z.literal('raw'), device: z.string().min(1) }).strict();
 
+// Bootloader tools (grub-editenv, fw_printenv, fw_setenv, efibootmgr) get this long per run.
+const toolTimeout = duration.default('10s');
+// The kernel command line, where the bootloader names the booted slot (pendulum.slot=).
+const cmdline = z.string().min(1).default('/proc/cmdline');
+const bootEntry = z
+  .string()
+  .regex(/^[0-9A-Fa-f]{4}$/, 'expected a boot entry number of four hex digits, such as "0001"');
+
 const bootloaderSchema = z.discriminatedUnion('type', [
   z
     .object({ type: z.literal('simulated'), env: z.string().min(1), cmdline: z.string().min(1) })
+    .strict(),
+  z
+    .object({
+      type: z.literal('grub'),
+      // The GRUB environment block grub.cfg loads and saves (exactly 1024 bytes).
+      env: z.string().min(1),
+      // native: the agent rewrites the block in place; grub-editenv: through the tool.
+      tool: z.enum(['native', 'grub-editenv']).default('native'),
+      cmdline,
+      timeout: toolTimeout,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('u-boot'),
+      // fw_env.config: where the environment is, e.g. "/boot/uboot.env 0x0 0x4000".
+      config: z.string().min(1).default('/etc/fw_env.config'),
+      // Boots a committed slot gets before the boot script falls back (BOOT_<slot>_LEFT).
+      attempts: z.number().int().min(1).max(999_999).default(3),
+      cmdline,
+      timeout: toolTimeout,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('efi'),
+      // The UEFI boot entry (Boot####) of each slot.
+      entries: z
+        .object({ A: bootEntry, B: bootEntry })
+        .strict()
+        .refine(
+          (e) => e.A.toUpperCase() !== e.B.toUpperCase(),
+          'slots A and B need different boot entries',
+        ),
+      timeout: toolTimeout,
+    })
     .strict(),
 ]);
 
@@ -120,10 +164,21 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
       A: { ...config.slots.A, device: at(config.slots.A.device) },
       B: { ...config.slots.B, device: at(config.slots.B.device) },
     },
-    bootloader: {
-      ...config.bootloader,
-      env: at(config.bootloader.env),
-      cmdline: at(config.bootloader.cmdline),
-    },
+    bootloader: resolveBootloaderPaths(config.bootloader, at),
   };
+}
+
+function resolveBootloaderPaths(
+  bootloader: AgentConfig['bootloader'],
+  at: (path: string) => string,
+): AgentConfig['bootloader'] {
+  switch (bootloader.type) {
+    case 'simulated':
+    case 'grub':
+      return { ...bootloader, env: at(bootloader.env), cmdline: at(bootloader.cmdline) };
+    case 'u-boot':
+      return { ...bootloader, config: at(bootloader.config), cmdline: at(bootloader.cmdline) };
+    case 'efi':
+      return bootloader;
+  }
 }

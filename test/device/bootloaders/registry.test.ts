@@ -31,17 +31,50 @@ describe('bootloader registry', () => {
     }
   });
 
+  it('builds the GRUB, U-Boot and EFI backends from their configuration', () => {
+    const configs: BootloaderConfig[] = [
+      {
+        type: 'grub',
+        env: '/boot/grub/grubenv',
+        tool: 'native',
+        cmdline: '/proc/cmdline',
+        timeout: 1,
+      },
+      {
+        type: 'grub',
+        env: '/boot/grub/grubenv',
+        tool: 'grub-editenv',
+        cmdline: '/proc/cmdline',
+        timeout: 1,
+      },
+      {
+        type: 'u-boot',
+        config: '/etc/fw_env.config',
+        cmdline: '/proc/cmdline',
+        attempts: 3,
+        timeout: 1,
+      },
+      { type: 'efi', entries: { A: '0001', B: '0002' }, timeout: 1 },
+    ];
+    expect(configs.map((config) => createBootloader(config).kind)).toEqual([
+      'grub',
+      'grub',
+      'u-boot',
+      'efi',
+    ]);
+  });
+
   it('names an unknown bootloader type and the known ones', () => {
     let error: unknown;
     try {
-      createBootloader({ type: 'u-boot', env: 'x', cmdline: 'y' } as unknown as BootloaderConfig);
+      createBootloader({ type: 'barebox', env: 'x' } as unknown as BootloaderConfig);
     } catch (e) {
       error = e;
     }
     expect(isPendulumError(error, 'CONFIG_INVALID')).toBe(true);
     expect((error as Error).message).toBe(
-      `unknown bootloader type "u-boot" (known: ${bootloaderTypes.join(', ')})`,
+      `unknown bootloader type "barebox" (known: ${bootloaderTypes.join(', ')})`,
     );
-    expect(bootloaderTypes).toContain('simulated');
+    expect(bootloaderTypes).toEqual(['simulated', 'grub', 'u-boot', 'efi']);
   });
 });
