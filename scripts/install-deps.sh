@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages pendulum's build and tests use. Needs root (or sudo).
 #   python3 make g++  build better-sqlite3 from source (its prebuilt binary is not downloadable here)
-#   grub-common       grub-editenv: the simulated bootloader's env block is checked against the real tool
+#   grub-common       grub-editenv: the GRUB backend and the simulated bootloader are checked against the real tool
+#   libubootenv-tool  fw_printenv / fw_setenv: the U-Boot backend is checked against the real tools
+#   efibootmgr        the EFI backend is checked against the real tool (on efivarfs files, no UEFI needed)
 #   util-linux        losetup and mount: slots on loop devices, full-disk tests on a tiny tmpfs
 #   e2fsprogs         mkfs.ext4: refusing to write a mounted slot
 #   openssl           a self-signed certificate for the TLS tests
 set -euo pipefail
-packages=(python3 make g++ grub-common util-linux e2fsprogs coreutils openssl)
+packages=(python3 make g++ grub-common libubootenv-tool efibootmgr util-linux e2fsprogs coreutils openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
