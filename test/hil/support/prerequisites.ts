@@ -8,12 +8,12 @@ import type { Arch } from './arch.js';
 interface Prerequisite {
   readonly what: string;
   readonly package: string;
-  readonly present: () => boolean;
+  readonly present: (path: string) => boolean;
 }
 
-const command = (name: string) => () => {
+const command = (name: string) => (path: string) => {
   try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    execFileSync('/bin/sh', ['-c', `command -v ${name}`], { stdio: 'ignore', env: { PATH: path } });
     return true;
   } catch {
     return false;
@@ -63,10 +63,11 @@ const byArch: Record<Arch, Prerequisite[]> = {
   ],
 };
 
-// missingPrerequisites lists what is missing for `arch`, naming each package.
-export function missingPrerequisites(arch: Arch): string[] {
+// missingPrerequisites lists what is missing for `arch`, naming each
+// package; commands are looked up on `path`.
+export function missingPrerequisites(arch: Arch, path = process.env.PATH ?? ''): string[] {
   return [...common, ...byArch[arch]]
-    .filter((p) => !p.present())
+    .filter((p) => !p.present(path))
     .map((p) => `${p.what} (Debian package ${p.package})`);
 }
 
