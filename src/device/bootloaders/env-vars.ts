@@ -22,6 +22,15 @@ export function parseListing(text: string): Map<string, string> {
   return vars;
 }
 
+// changedVars is what a write of `next` must set: the variables whose value
+// differs from `vars`.
+export function changedVars(
+  vars: ReadonlyMap<string, string>,
+  next: ReadonlyMap<string, string>,
+): [string, string][] {
+  return [...next].filter(([name, value]) => vars.get(name) !== value);
+}
+
 export interface EnvReader {
   // text is the value of `name` if it matches `pattern`, which `expected` describes.
   text(name: string, pattern: RegExp, expected: string): string;

@@ -5,6 +5,7 @@
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { errnoCode, isPendulumError, PendulumError } from '../../errors.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { changedVars } from './env-vars.js';
 
 // The size grub-editenv creates; GRUB rewrites the block in place, so the
 // size is part of the format.
@@ -139,7 +140,7 @@ export async function updateGrubEnv(
     const block = Buffer.alloc(grubEnvSize);
     await handle.read(block, 0, grubEnvSize, 0);
     const vars = parseGrubEnv(block, path);
-    const updates = [...change(vars)].filter(([name, value]) => vars.get(name) !== value);
+    const updates = changedVars(vars, change(vars));
     if (updates.length === 0) return;
     for (const [name, value] of updates) vars.set(name, value);
     const next = formatGrubEnv(vars);

@@ -6,7 +6,7 @@ import { runTool } from '../tools.js';
 import { defineBackend } from './backend.js';
 import type { Bootloader, BootState } from './bootloader.js';
 import { readBootedSlot } from './cmdline.js';
-import { parseListing } from './env-vars.js';
+import { changedVars, parseListing } from './env-vars.js';
 import { armed, grubBootVars, markedBad, markedGood, readGrubBootState } from './grub-boot-vars.js';
 import { checkGrubEnvFile, readGrubEnv, updateGrubEnv } from './grub-env.js';
 
@@ -64,7 +64,7 @@ function editenvStore(env: string, timeoutMs: number): EnvStore {
     read,
     async update(change) {
       const vars = await read();
-      const updates = [...change(vars)].filter(([name, value]) => vars.get(name) !== value);
+      const updates = changedVars(vars, change(vars));
       if (updates.length > 0) await editenv('set', ...updates.map(([k, v]) => `${k}=${v}`));
     },
   };

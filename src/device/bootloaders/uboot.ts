@@ -11,7 +11,7 @@ import { runTool } from '../tools.js';
 import { bootloaderError, defineBackend } from './backend.js';
 import type { Bootloader } from './bootloader.js';
 import { readBootedSlot } from './cmdline.js';
-import { parseListing } from './env-vars.js';
+import { changedVars, parseListing } from './env-vars.js';
 import { readUBootState, uBootBad, uBootFirst, uBootInitial } from './uboot-vars.js';
 
 export interface UBootBootloaderOptions {
@@ -44,7 +44,7 @@ export function createUBootBootloader(options: UBootBootloaderOptions): Bootload
     const vars = await read();
     // A malformed environment is refused, not patched.
     readUBootState(vars, config);
-    const updates = [...changes].filter(([name, value]) => vars.get(name) !== value);
+    const updates = changedVars(vars, changes);
     if (updates.length > 0) await fw('fw_setenv', updates.flat());
   };
   return defineBackend({

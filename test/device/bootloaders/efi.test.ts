@@ -1,15 +1,11 @@
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { BootState } from '../../../src/device/bootloaders/bootloader.js';
 import { createEfiBootloader } from '../../../src/device/bootloaders/efi.js';
 import { parseEfibootmgr } from '../../../src/device/bootloaders/efi-boot-entries.js';
 import { InvariantError } from '../../../src/errors.js';
-import { createFakeBootTools } from '../../fakes/boot-tools.js';
-import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
 import type { EfiNvram } from '../../support/boot-firmware.js';
-import { addEfivarfsEfibootmgr } from '../../support/efivarfs.js';
 import { hasCommand } from '../../support/storage.js';
-import { makeTempDir } from '../../support/temp-dir.js';
 import {
   agentView,
   bootloaderFailure,
@@ -17,33 +13,19 @@ import {
   expectToolFailure,
   play,
   sequences,
+  useBootTestDirs,
+  useToolsOnPath,
 } from './harness.js';
 import { efiEntries, efiFactory, efiRig } from './rigs.js';
 
 const timeoutMs = 10_000;
 
-let tmp: { path: string; remove: () => Promise<void> };
-let fakes: FakeTools;
+const dirs = useBootTestDirs('efi');
 
-beforeAll(async () => {
-  tmp = await makeTempDir('efi');
-  fakes = await createFakeBootTools();
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await fakes.remove();
-  await tmp.remove();
-});
-
-const device = (format: 'fake' | 'efivarfs', nvram?: EfiNvram) => efiRig(tmp.path, format, nvram);
+const device = (format: 'fake' | 'efivarfs', nvram?: EfiNvram) => efiRig(dirs.root, format, nvram);
 
 describe('EFI backend (fake efibootmgr)', () => {
-  beforeAll(() => {
-    vi.stubEnv('PATH', fakes.env.PATH);
-  });
-  afterAll(() => {
-    vi.unstubAllEnvs();
-  });
+  useToolsOnPath(() => dirs.fakes);
 
   it.each(sequences)('$name', async ({ steps, boots, efi }) => {
     expect(await play(await device('fake'), steps)).toEqual(efi ?? boots);
@@ -188,16 +170,7 @@ describe('efibootmgr output', () => {
 // The real efibootmgr, pointed at efivarfs files in a directory (libefivar's
 // LIBEFIVAR_OPS=efivarfs and EFIVARFS_PATH), with the firmware played by the test.
 describe.skipIf(!hasCommand('efibootmgr'))('EFI backend with the real efibootmgr', () => {
-  let real: FakeTools;
-  beforeAll(async () => {
-    real = await createFakeTools();
-    await addEfivarfsEfibootmgr(real);
-    vi.stubEnv('PATH', real.env.PATH);
-  });
-  afterAll(async () => {
-    vi.unstubAllEnvs();
-    await real.remove();
-  });
+  useToolsOnPath(() => dirs.real);
 
   it.each(sequences)('$name', async ({ steps, boots, efi }) => {
     expect(await play(await device('efivarfs'), steps)).toEqual(efi ?? boots);

@@ -1,13 +1,11 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createGrubBootloader, type GrubEnvAccess } from '../../../src/device/bootloaders/grub.js';
 import { formatGrubEnv, readGrubEnv } from '../../../src/device/bootloaders/grub-env.js';
 import { runTool } from '../../../src/device/tools.js';
 import { InvariantError } from '../../../src/errors.js';
-import { createFakeBootTools } from '../../fakes/boot-tools.js';
-import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
+import { createFakeTools } from '../../fakes/fake-tool.js';
 import { hasCommand } from '../../support/storage.js';
-import { makeTempDir } from '../../support/temp-dir.js';
 import {
   agentView,
   bootloaderFailure,
@@ -15,37 +13,23 @@ import {
   expectToolFailure,
   play,
   sequences,
+  useBootTestDirs,
+  useToolsOnPath,
 } from './harness.js';
 import { grubRig } from './rigs.js';
 
-let tmp: { path: string; remove: () => Promise<void> };
-let fakes: FakeTools;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('grub');
-  fakes = await createFakeBootTools();
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await fakes.remove();
-  await tmp.remove();
-});
+const dirs = useBootTestDirs('grub');
 
 const native: GrubEnvAccess = { tool: 'native' };
 const editenv: GrubEnvAccess = { tool: 'grub-editenv', timeoutMs: 10_000 };
 
-const device = (access: GrubEnvAccess) => grubRig(tmp.path, access);
+const device = (access: GrubEnvAccess) => grubRig(dirs.root, access);
 
 describe.each([
   ['natively', native],
   ['with grub-editenv', editenv],
 ])('GRUB backend %s (fake grub-editenv)', (_, access) => {
-  beforeAll(() => {
-    vi.stubEnv('PATH', fakes.env.PATH);
-  });
-  afterAll(() => {
-    vi.unstubAllEnvs();
-  });
+  useToolsOnPath(() => dirs.fakes);
 
   it.each(sequences)('$name', async ({ steps, boots }) => {
     expect(await play(await device(access), steps)).toEqual(boots);

@@ -5,12 +5,16 @@
 // EFI differs where the contract leaves room: BootNext is one boot whatever
 // the attempts, and a committed slot has no boot counting — `efi` gives its
 // outcome where it differs.
-import { expect, vi } from 'vitest';
+import { afterAll, beforeAll, expect, vi } from 'vitest';
 import { isTrialPending, needsMarkGood } from '../../../src/device/boot-state.js';
 import type { Bootloader } from '../../../src/device/bootloaders/bootloader.js';
 import type { SlotName } from '../../../src/device/slots/slot.js';
 import { isPendulumError, type PendulumError } from '../../../src/errors.js';
-import { createFakeTools } from '../../fakes/fake-tool.js';
+import { createFakeBootTools } from '../../fakes/boot-tools.js';
+import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
+import { addEfivarfsEfibootmgr } from '../../support/efivarfs.js';
+import { hasCommand } from '../../support/storage.js';
+import { makeTempDir } from '../../support/temp-dir.js';
 
 // A step is a power-on ("boot") or a bootloader call by the agent.
 export type Step =
@@ -241,4 +245,58 @@ export async function expectToolFailure(
     vi.stubEnv('PATH', path);
     await tools.remove();
   }
+}
+
+export interface BootTestDirs {
+  // Where the test file's rigs go.
+  readonly root: string;
+  // The stateful fake tools.
+  readonly fakes: FakeTools;
+  // The real tools, with efibootmgr wrapped to work on efivarfs files.
+  readonly real: FakeTools;
+}
+
+// useBootTestDirs gives the calling test file its directories, removed (and
+// the environment restored) after its tests.
+export function useBootTestDirs(prefix: string): BootTestDirs {
+  let tmp: { path: string; remove: () => Promise<void> } | undefined;
+  let fakes: FakeTools | undefined;
+  let real: FakeTools | undefined;
+  beforeAll(async () => {
+    tmp = await makeTempDir(prefix);
+    fakes = await createFakeBootTools();
+    real = await createFakeTools();
+    if (hasCommand('efibootmgr')) await addEfivarfsEfibootmgr(real);
+  });
+  afterAll(async () => {
+    vi.unstubAllEnvs();
+    await fakes?.remove();
+    await real?.remove();
+    await tmp?.remove();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useBootTestDirs: used before its beforeAll ran');
+    return value;
+  };
+  return {
+    get root() {
+      return ready(tmp).path;
+    },
+    get fakes() {
+      return ready(fakes);
+    },
+    get real() {
+      return ready(real);
+    },
+  };
+}
+
+// useToolsOnPath puts `tools()` first on PATH for the tests of the calling describe.
+export function useToolsOnPath(tools: () => FakeTools): void {
+  beforeAll(() => {
+    vi.stubEnv('PATH', tools().env.PATH);
+  });
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
 }

@@ -1,13 +1,11 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { BootState } from '../../../src/device/bootloaders/bootloader.js';
 import { initUBootEnv } from '../../../src/device/bootloaders/uboot.js';
 import { InvariantError } from '../../../src/errors.js';
-import { createFakeBootTools } from '../../fakes/boot-tools.js';
-import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
+import { createFakeTools } from '../../fakes/fake-tool.js';
 import { hasCommand } from '../../support/storage.js';
-import { makeTempDir } from '../../support/temp-dir.js';
 import { formatUBootEnv, parseUBootEnv } from '../../support/uboot-env-image.js';
 import {
   agentView,
@@ -16,33 +14,19 @@ import {
   expectToolFailure,
   play,
   sequences,
+  useBootTestDirs,
+  useToolsOnPath,
 } from './harness.js';
 import { uBootAttempts, uBootEnvSize, uBootRig } from './rigs.js';
 
 const timeoutMs = 10_000;
 
-let tmp: { path: string; remove: () => Promise<void> };
-let fakes: FakeTools;
+const dirs = useBootTestDirs('uboot');
 
-beforeAll(async () => {
-  tmp = await makeTempDir('uboot');
-  fakes = await createFakeBootTools();
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await fakes.remove();
-  await tmp.remove();
-});
-
-const device = (format: 'fake' | 'image') => uBootRig(tmp.path, format);
+const device = (format: 'fake' | 'image') => uBootRig(dirs.root, format);
 
 describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
-  beforeAll(() => {
-    vi.stubEnv('PATH', fakes.env.PATH);
-  });
-  afterAll(() => {
-    vi.unstubAllEnvs();
-  });
+  useToolsOnPath(() => dirs.fakes);
 
   it.each(sequences)('$name', async ({ steps, boots }) => {
     expect(await play(await device('fake'), steps)).toEqual(boots);
@@ -82,9 +66,9 @@ describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
 
   it('changes every variable in one fw_setenv run, and none when nothing changes', async () => {
     const { config, bootloader } = await device('fake');
-    const log = join(tmp.path, `fw_setenv-${Date.now()}.log`);
+    const log = join(dirs.root, `fw_setenv-${Date.now()}.log`);
     const logged = await createFakeTools();
-    const real = join(fakes.dir, 'fw_setenv');
+    const real = join(dirs.fakes.dir, 'fw_setenv');
     await logged.add('fw_setenv', `echo "$*" >> ${log}; exec ${real} "$@"`);
     vi.stubEnv('PATH', logged.env.PATH);
     try {
@@ -93,7 +77,7 @@ describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
       await bootloader.markGood('B');
       await bootloader.markBad('A');
     } finally {
-      vi.stubEnv('PATH', fakes.env.PATH);
+      vi.stubEnv('PATH', dirs.fakes.env.PATH);
       await logged.remove();
     }
     const options = `-c ${config} -f /dev/null/no-default-environment`;

@@ -4,14 +4,12 @@
 // → health check → commit, and the two ways back to the old slot.
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AgentState } from '../../../src/device/agent-state.js';
 import { isTrialPending, needsMarkGood } from '../../../src/device/boot-state.js';
 import { runHealthChecks } from '../../../src/device/health.js';
 import { commandReboot } from '../../../src/device/reboot.js';
 import type { SlotName } from '../../../src/device/slots/slot.js';
-import { createFakeBootTools } from '../../fakes/boot-tools.js';
-import { createFakeTools, type FakeTools } from '../../fakes/fake-tool.js';
 import {
   factoryImage,
   makeAgentRig,
@@ -20,30 +18,12 @@ import {
   runAgentOnce,
   slotHolds,
 } from '../../support/agent-rig.js';
-import { addEfivarfsEfibootmgr } from '../../support/efivarfs.js';
 import { imageSelfTest } from '../../support/images.js';
 import { hasCommand } from '../../support/storage.js';
-import { makeTempDir } from '../../support/temp-dir.js';
-import type { BootRig } from './harness.js';
+import { type BootRig, useBootTestDirs } from './harness.js';
 import { efiRig, grubRig, uBootRig } from './rigs.js';
 
-let tmp: { path: string; remove: () => Promise<void> };
-let fakes: FakeTools;
-let real: FakeTools;
-
-beforeAll(async () => {
-  tmp = await makeTempDir('bootcycle');
-  fakes = await createFakeBootTools();
-  // The real tools, with efibootmgr wrapped to work on efivarfs files.
-  real = await createFakeTools();
-  if (hasCommand('efibootmgr')) await addEfivarfsEfibootmgr(real);
-});
-afterAll(async () => {
-  vi.unstubAllEnvs();
-  await fakes.remove();
-  await real.remove();
-  await tmp.remove();
-});
+const dirs = useBootTestDirs('bootcycle');
 
 const timeoutMs = 10_000;
 // Each backend in each way the tests can reach it; `tools` says whose tools
@@ -87,9 +67,9 @@ const backends: {
 // installed or refused; then one more power cycle. A `broken` slot never
 // starts: each power-on that picks it is a crash before the agent runs.
 async function update(backend: (typeof backends)[number], healthy: boolean, broken?: SlotName) {
-  vi.stubEnv('PATH', (backend.tools === 'fake' ? fakes : real).env.PATH);
-  const rig = await backend.make(tmp.path);
-  const agent = await makeAgentRig(await mkdtemp(join(tmp.path, 'device-')), healthy);
+  vi.stubEnv('PATH', (backend.tools === 'fake' ? dirs.fakes : dirs.real).env.PATH);
+  const rig = await backend.make(dirs.root);
+  const agent = await makeAgentRig(await mkdtemp(join(dirs.root, 'device-')), healthy);
   const powerOn = async () => {
     for (let boots = 0; boots < 10; boots++) if ((await rig.powerOn()) !== broken) return;
     throw new Error('the firmware never booted a working slot');
