@@ -105,8 +105,8 @@ function qemuArgs(spec: MachineSpec): { command: string; args: string[] } {
 }
 
 // Console noise: carriage returns and terminal escape sequences from firmware.
-const escape = String.fromCharCode(0x1b);
-const noise = new RegExp(`\r|${escape}\\[[0-9;?=]*[a-zA-Z]|${escape}[=>]`, 'g');
+const esc = String.fromCharCode(0x1b);
+const noise = new RegExp(`\r|${esc}\\[[0-9;?=]*[a-zA-Z]|${esc}[=>]`, 'g');
 
 // powerOn boots the machine once and returns what its console printed.
 export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise<BootOutcome> {
