@@ -38,7 +38,8 @@ const bootloaderSchema = z.discriminatedUnion('type', [
       // fw_env.config: where the environment is, e.g. "/boot/uboot.env 0x0 0x4000".
       config: z.string().min(1).default('/etc/fw_env.config'),
       // Boots a committed slot gets before the boot script falls back (BOOT_<slot>_LEFT).
-      attempts: z.number().int().min(1).max(999_999).default(3),
+      // At most 9: the boot script counts in one digit (see uboot.ts).
+      attempts: z.number().int().min(1).max(9).default(3),
       cmdline,
       timeout: toolTimeout,
     })

@@ -31,6 +31,11 @@ export interface UBootBootloaderOptions {
 // bootloader's state, nor writes them over it. Only initUBootEnv starts afresh.
 const noDefaultEnv = '/dev/null/no-default-environment';
 
+// The most boots a slot gets: U-Boot's `setexpr`, which the boot script
+// counts with, reads hexadecimal, so the count stays one digit (0-9). A trial
+// asking for more (a manifest may ask up to 16) gets this many.
+export const uBootMaxAttempts = 9;
+
 // createUBootBootloader is the Bootloader over the U-Boot environment.
 export function createUBootBootloader(options: UBootBootloaderOptions): Bootloader {
   const { config, timeoutMs } = options;
@@ -51,7 +56,7 @@ export function createUBootBootloader(options: UBootBootloaderOptions): Bootload
     kind: 'u-boot',
     booted: () => readBootedSlot(options.cmdline),
     state: async () => readUBootState(await read(), config),
-    tryOnce: (slot, attempts) => set(uBootFirst(slot, attempts)),
+    tryOnce: (slot, attempts) => set(uBootFirst(slot, Math.min(attempts, uBootMaxAttempts))),
     markGood: (slot) => set(uBootFirst(slot, options.attempts)),
     markBad: (slot) => set(uBootBad(slot)),
   });

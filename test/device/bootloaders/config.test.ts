@@ -111,6 +111,11 @@ describe('agent config [bootloader]', () => {
     ['GRUB without its environment block', 'type = "grub"', '"bootloader.env": Required'],
     ['U-Boot with zero attempts', 'type = "u-boot"\nattempts = 0', '"bootloader.attempts"'],
     [
+      'U-Boot with more boots than its script counts',
+      'type = "u-boot"\nattempts = 10',
+      '"bootloader.attempts"',
+    ],
+    [
       'an EFI entry that is not four hex digits',
       'type = "efi"\nentries = { A = "1", B = "0002" }',
       '"bootloader.entries.A": expected a boot entry number of four hex digits',

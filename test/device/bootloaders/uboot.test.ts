@@ -57,6 +57,14 @@ describe('U-Boot backend (fake fw_printenv / fw_setenv)', () => {
     });
   });
 
+  it('arms at most 9 boots, because the boot script counts in one digit', async () => {
+    const { store, bootloader } = await device('fake');
+    await bootloader.tryOnce('B', 16);
+    expect(await store.read()).toMatchObject({ BOOT_B_LEFT: '9', BOOT_MAX_TRY: '9' });
+    await bootloader.tryOnce('B', 4);
+    expect(await store.read()).toMatchObject({ BOOT_B_LEFT: '4', BOOT_MAX_TRY: '4' });
+  });
+
   it('does not boot a slot missing from BOOT_ORDER, whatever its boots left', async () => {
     const { store, bootloader } = await device('fake');
     await store.write({ ...(await store.read()), BOOT_ORDER: 'A', BOOT_B_LEFT: '2' });
