@@ -8,7 +8,7 @@
 #                 [--boot-size MiB]
 #
 # Layout (all partitions 1 MiB aligned):
-#   1 boot      FAT16, boot.scr (from boot.cmd) + uboot.env (U-Boot env, 0x4000)
+#   1 boot      FAT16, boot.scr (from boot.cmd) + uboot.env and its copy uboot.env.bak (U-Boot env, 0x4000)
 #   2 rootfs-A  IMG copied as is (ext4 with /boot/Image)
 #   3 rootfs-B  IMG, or zeros when --rootfs-b is omitted (empty slot)
 #   4 data      IMG, or a fresh empty ext4 of --data-size MiB (default 64)
@@ -63,7 +63,8 @@ mkenvimage -s 0x4000 -o "$work/uboot.env" "$work/env.txt"
 mkimage -A arm64 -T script -C none -n pendulum -d "$HERE/boot.cmd" "$work/boot.scr" >/dev/null
 truncate -s "${BOOT_MIB}M" "$work/boot.img"
 mkfs.vfat -F 16 -n BOOT "$work/boot.img" >/dev/null
-mcopy -i "$work/boot.img" "$work/boot.scr" "$work/uboot.env" ::
+cp "$work/uboot.env" "$work/uboot.env.bak"
+mcopy -i "$work/boot.img" "$work/boot.scr" "$work/uboot.env" "$work/uboot.env.bak" ::
 
 # Partition table; offsets in MiB, 1 MiB head (GPT) and 1 MiB tail (backup GPT).
 p1=1 p2=$((1 + BOOT_MIB)) p3=$((1 + BOOT_MIB + SLOT_MIB)) p4=$((1 + BOOT_MIB + 2 * SLOT_MIB))

@@ -1,8 +1,7 @@
 // The x86_64 hardware-in-the-loop scenarios: OVMF, GRUB choosing the slot
 // from its environment block, the cloud kernel, and the real agent in the
 // guest talking to a real server on the host.
-import { beforeAll, describe, expect } from 'vitest';
-import { type Artifacts, buildArtifacts } from './support/artifacts.js';
+import { describe, expect } from 'vitest';
 import {
   bootloaderSlot,
   bootTimeoutMs,
@@ -12,15 +11,9 @@ import {
   updateCommitsAndStays,
 } from './support/flows.js';
 import { factoryMaxTries } from './support/guest.js';
-import { requirePrerequisites } from './support/prerequisites.js';
-import { type ScenarioContext, scenario } from './support/scenario.js';
+import { type ScenarioContext, scenario, useArtifacts } from './support/scenario.js';
 
 const arch = 'x86_64';
-let artifacts: Artifacts | undefined;
-const built = () => {
-  if (artifacts === undefined) throw new Error('artifacts not built');
-  return artifacts;
-};
 const minutes = (n: number) => n * 60_000;
 
 // finalOutcomeIsConsistent: after any power cut, the device ends either
@@ -45,10 +38,7 @@ async function finalOutcomeIsConsistent(context: ScenarioContext): Promise<strin
 }
 
 describe.sequential('x86_64 guest: OVMF + GRUB', () => {
-  beforeAll(async () => {
-    requirePrerequisites(arch);
-    artifacts = await buildArtifacts(arch);
-  }, minutes(10));
+  const built = useArtifacts(arch);
 
   scenario(
     'update, reboot, health OK, committed; a further reboot stays on the new slot',

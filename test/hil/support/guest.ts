@@ -1,6 +1,6 @@
 // One HIL device: its own disk (built from the factory image), its data
 // partition with agent.toml and the trust root, and a power button.
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Fleet } from '../../support/fleet.js';
@@ -19,6 +19,9 @@ export interface Guest {
   powerOn(options: PowerOptions): Promise<BootOutcome>;
   // bootEnv reads the bootloader's variables off the disk, as the firmware would.
   bootEnv(): Promise<Map<string, string>>;
+  // tearBootEnv flips a byte inside U-Boot's uboot.env, as a power cut in
+  // the middle of its write would leave it (aarch64 only).
+  tearBootEnv(): Promise<void>;
 }
 
 const bootloaderConfig: Record<Arch, string> = {
@@ -161,6 +164,17 @@ export async function makeGuest(options: {
       );
       boots.push(outcome);
       return outcome;
+    },
+    async tearBootEnv() {
+      if (arch !== 'aarch64') throw new Error('only the U-Boot disk keeps uboot.env');
+      const image = `${disk}@@1M`;
+      const copy = join(dir, 'uboot.env.torn');
+      await run('mcopy', ['-o', '-i', image, '::/uboot.env', copy]);
+      const bytes = await readFile(copy);
+      // Past the CRC, inside the variables: the CRC no longer matches.
+      bytes[8] = (bytes[8] ?? 0) ^ 0xff;
+      await writeFile(copy, bytes);
+      await run('mcopy', ['-o', '-i', image, copy, '::/uboot.env']);
     },
     async bootEnv() {
       // Partition 1 starts at 1 MiB on both architectures' disks.

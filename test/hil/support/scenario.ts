@@ -1,12 +1,14 @@
 // Each HIL scenario gets its own server and device, and its wall time is
 // printed, so the suite's budget can be read off every run.
 import { join } from 'node:path';
-import { afterAll, test } from 'vitest';
+import { afterAll, beforeAll, test } from 'vitest';
 import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
 import { deploymentHistory } from '../../support/server-events.js';
 import { makeTempDir } from '../../support/temp-dir.js';
-import type { Artifacts } from './artifacts.js';
+import type { Arch } from './arch.js';
+import { type Artifacts, buildArtifacts } from './artifacts.js';
 import { type Guest, makeGuest } from './guest.js';
+import { requirePrerequisites } from './prerequisites.js';
 
 export interface ScenarioContext {
   readonly fleet: Fleet;
@@ -16,6 +18,20 @@ export interface ScenarioContext {
 }
 
 const timings: string[] = [];
+
+// useArtifacts checks the host and builds what `arch` boots before the
+// file's scenarios run, and returns the getter they take.
+export function useArtifacts(arch: Arch): () => Artifacts {
+  let artifacts: Artifacts | undefined;
+  beforeAll(async () => {
+    requirePrerequisites(arch);
+    artifacts = await buildArtifacts(arch);
+  }, 600_000);
+  return () => {
+    if (artifacts === undefined) throw new Error(`the ${arch} artifacts were not built`);
+    return artifacts;
+  };
+}
 
 // scenario declares one HIL test; `artifacts` is resolved when it runs.
 export function scenario(
