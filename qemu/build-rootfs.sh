@@ -30,7 +30,7 @@ done
 }
 
 staging="$(mktemp -d "${out}.staging.XXXXXX")"
-trap 'rm -rf "$staging"' EXIT
+trap 'rm -rf "$staging" "$staging.img"' EXIT
 cp -a "$sysroot/." "$staging/"
 mkdir -p "$staging"/{proc,sys,dev,tmp,run,data,boot/efi,etc,sbin,usr/sbin,usr/lib/pendulum,opt/pendulum}
 # libubootenv (fw_setenv) takes its lock under /var/lock; the root is read-only.
@@ -64,5 +64,6 @@ esac
 # Size: the content plus a sixth for file system overhead, in whole MiB.
 kib=$(du -sk --apparent-size "$staging" | cut -f1)
 mib=$(((kib + kib / 6) / 1024 + 8))
-rm -f "$out"
-mkfs.ext4 -q -F -L rootfs -O ^has_journal -E root_owner=0:0 -d "$staging" "$out" "${mib}M"
+# Made beside $out and renamed: a failed run leaves no half-made image.
+mkfs.ext4 -q -F -L rootfs -O ^has_journal -E root_owner=0:0 -d "$staging" "$staging.img" "${mib}M"
+mv "$staging.img" "$out"

@@ -51,24 +51,26 @@ mkfs.vfat -n ESP -C "$tmp/esp.img" $((esp_mib * 1024)) >/dev/null
 mmd -i "$tmp/esp.img" ::/EFI ::/EFI/BOOT
 mcopy -i "$tmp/esp.img" "$fetched/BOOTX64.EFI" "$here/grub.cfg" "$tmp/grubenv" ::/EFI/BOOT/
 
-# The partition table: 1 MiB alignment, a spare MiB at the end for the backup GPT.
-rm -f "$out"
+# The partition table: 1 MiB alignment, a spare MiB at the end for the backup
+# GPT. Built as $disk and renamed at the end: a failed run leaves no half disk.
+disk="$tmp/disk.img"
 total=$((1 + esp_mib + 2 * slot_mib + data_mib + 1))
-truncate -s "${total}M" "$out"
+truncate -s "${total}M" "$disk"
 sgdisk --clear \
   -n "1:1M:+${esp_mib}M" -t 1:ef00 -c 1:ESP \
   -n "2:0:+${slot_mib}M" -t 2:8300 -c 2:rootfs-A \
   -n "3:0:+${slot_mib}M" -t 3:8300 -c 3:rootfs-B \
   -n "4:0:+${data_mib}M" -t 4:8300 -c 4:data \
-  "$out" >/dev/null
+  "$disk" >/dev/null
 
 put() { # put IMAGE PARTITION-NUMBER
   local start
-  start=$(sgdisk -i "$2" "$out" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
-  [ -n "$start" ] || { say "no partition $2 in $out"; exit 4; }
-  dd if="$1" of="$out" bs=512 seek="$start" conv=notrunc,sparse status=none
+  start=$(sgdisk -i "$2" "$disk" | sed -n 's/^First sector: \([0-9]*\).*/\1/p')
+  [ -n "$start" ] || { say "no partition $2 in $disk"; exit 4; }
+  dd if="$1" of="$disk" bs=512 seek="$start" conv=notrunc,sparse status=none
 }
 put "$tmp/esp.img" 1
 put "$rootfs_a" 2
 [ -z "$rootfs_b" ] || put "$rootfs_b" 3
 put "$data" 4
+mv "$disk" "$out"
