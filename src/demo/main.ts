@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       stateOf('1.1.0')?.state === 'DEPLOYMENT_STATE_COMMITTED';
     const rolledBack =
       afterSecond.committed.version === '1.1.0' &&
-      stateOf('1.2.0')?.state === 'DEPLOYMENT_STATE_FAILED' &&
+      stateOf('1.2.0')?.state === 'DEPLOYMENT_STATE_ROLLED_BACK' &&
       stateOf('1.2.0')?.errorCode === 'HEALTH_CHECK_FAILED';
     if (!committed || !rolledBack)
       throw new Error(

@@ -24,7 +24,13 @@ export const deploymentRecordSchema = z.object({
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
 
-const failureSchema = z.object({ code: z.enum(errorCodes), message: z.string() });
+const failureSchema = z.object({
+  code: z.enum(errorCodes),
+  message: z.string(),
+  // The release failed its trial boot (health checks, or the boot itself), so
+  // the device is back on its previous slot: reported as rolled back.
+  trial: z.boolean().optional(),
+});
 export type Failure = z.infer<typeof failureSchema>;
 
 // A report waiting to reach the server; kept across reboots until acknowledged.

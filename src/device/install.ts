@@ -128,6 +128,7 @@ async function enterTrial(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOu
     machine: {
       failure: {
         code: 'TRIAL_BOOT_FAILED',
+        trial: true,
         message: `the bootloader fell back to slot ${booted} before ${d.version} in slot ${d.targetSlot} confirmed`,
       },
     },
@@ -141,7 +142,7 @@ async function checkTrial(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOu
   if (booted !== d.targetSlot) {
     const message = `the system restarted during the trial and the bootloader fell back to slot ${booted}`;
     await transition(rt, 'fell_back', {
-      machine: { failure: { code: 'TRIAL_BOOT_FAILED', message } },
+      machine: { failure: { code: 'TRIAL_BOOT_FAILED', message, trial: true } },
     });
     return 'continue';
   }
@@ -161,7 +162,7 @@ async function checkTrial(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOu
     const failure = PendulumError.from(error, 'HEALTH_CHECK_FAILED');
     const recorded = { code: failure.code, message: failure.message };
     await transition(rt, 'unhealthy', {
-      machine: { failure: recorded },
+      machine: { failure: { ...recorded, trial: true } },
       report: { state: 'rolling_back', error: recorded },
     });
     return 'continue';
@@ -205,11 +206,14 @@ async function cleanUp(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutco
   };
   await transition(rt, 'cleaned_up', {
     state: { slots: { ...rt.state.slots, [d.targetSlot]: { status: 'invalid', version: '' } } },
-    report: { state: 'failed', error: failure },
+    report: {
+      state: failure.trial === true ? 'rolled_back' : 'failed',
+      error: { code: failure.code, message: failure.message },
+    },
   });
   rt.log.warn(
     { deployment: d.id, version: d.version, code: failure.code },
-    `update to ${d.version} failed: ${failure.message}`,
+    `update to ${d.version} ${failure.trial === true ? 'rolled back' : 'failed'}: ${failure.message}`,
   );
   return 'continue';
 }

@@ -12,6 +12,7 @@ export const deploymentStates = [
   'committed',
   'rolling_back',
   'failed',
+  'rolled_back',
 ] as const;
 export type DeploymentStateName = (typeof deploymentStates)[number];
 
@@ -25,11 +26,12 @@ const deploymentStateWire: Record<DeploymentStateName, DeploymentState> = {
   committed: DeploymentState.COMMITTED,
   rolling_back: DeploymentState.ROLLING_BACK,
   failed: DeploymentState.FAILED,
+  rolled_back: DeploymentState.ROLLED_BACK,
 };
 
 // isFinalDeploymentState: nothing follows these (takes stored names too).
 export function isFinalDeploymentState(state: string): boolean {
-  return state === 'committed' || state === 'failed';
+  return state === 'committed' || state === 'failed' || state === 'rolled_back';
 }
 
 // deploymentStateToWire maps a stored state name to the wire enum.

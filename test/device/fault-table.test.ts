@@ -16,6 +16,7 @@ import { commandReboot } from '../../src/device/reboot.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { MachineStateName } from '../../src/device/state-machine.js';
 import { type ErrorCode, PendulumError } from '../../src/errors.js';
+import { isFinalDeploymentState } from '../../src/wire/enums.js';
 import type { FakeSource } from '../fakes/fake-source.js';
 import { type FaultKind, type FaultSwitch, withFault, withStreamFault } from '../fakes/faults.js';
 import {
@@ -50,7 +51,8 @@ interface Case {
   // Overrides for the "hang" cases that a real tool's timeout ends.
   readonly rebootCommand?: (dir: string) => string[];
   readonly healthCommand?: string[];
-  readonly ends: 'committed' | { failed: ErrorCode };
+  // failed: the release never ran; rolledBack: it failed its trial and the old slot runs again.
+  readonly ends: 'committed' | { failed: ErrorCode } | { rolledBack: ErrorCode };
 }
 
 const hangOnceThenReboot = (dir: string) => [
@@ -112,14 +114,14 @@ const cases: Case[] = [
     kind: 'error',
     target: 'none',
     healthy: false,
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
   {
     state: 'verifying',
     kind: 'hang',
     target: 'none',
     healthCommand: ['sleep', '30'],
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
   { state: 'verifying', kind: 'power-cut', target: 'checkHealth', ends: 'committed' },
   {
@@ -136,14 +138,14 @@ const cases: Case[] = [
     target: 'markBad',
     error: 'BOOTLOADER_FAILED',
     healthy: false,
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
   {
     state: 'rolling_back',
     kind: 'power-cut',
     target: 'markBad',
     healthy: false,
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
   {
     state: 'failing',
@@ -151,14 +153,14 @@ const cases: Case[] = [
     target: 'bootState',
     error: 'BOOTLOADER_FAILED',
     healthy: false,
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
   {
     state: 'failing',
     kind: 'power-cut',
     target: 'bootState',
     healthy: false,
-    ends: { failed: 'HEALTH_CHECK_FAILED' },
+    ends: { rolledBack: 'HEALTH_CHECK_FAILED' },
   },
 ];
 
@@ -283,10 +285,14 @@ describe('fault table', () => {
       expect(journal.committed).toEqual({ slot: 'A', version: '1.0.0', sequence: 1 });
       expect(journal.slots.B.status).toBe('invalid');
       expect((await bootloader.state()).slots.B.ok).toBe(false);
-      expect(last).toMatchObject({ state: 'failed', errorCode: c.ends.failed });
+      expect(last).toMatchObject(
+        'failed' in c.ends
+          ? { state: 'failed', errorCode: c.ends.failed }
+          : { state: 'rolled_back', errorCode: c.ends.rolledBack },
+      );
       expect(states).not.toContain('committed');
     }
-    expect(states.filter((s) => s === 'committed' || s === 'failed')).toHaveLength(1);
+    expect(states.filter((s) => isFinalDeploymentState(s))).toHaveLength(1);
   });
 });
 

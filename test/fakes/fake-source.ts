@@ -8,6 +8,7 @@ import type { Offer } from '../../src/gen/pendulum/v1/device_pb.js';
 import { OfferSchema } from '../../src/gen/pendulum/v1/device_pb.js';
 import type { Signed } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { sha256, toHex } from '../../src/trust/index.js';
+import { isFinalDeploymentState } from '../../src/wire/enums.js';
 
 export interface FakeSource extends UpdateSource {
   readonly reports: PendingReport[];
@@ -26,9 +27,7 @@ export function createFakeSource(
   const reports: PendingReport[] = [];
   const downloadOffsets: number[] = [];
   const finished = () =>
-    reports.some(
-      (r) => r.deploymentId === deploymentId && (r.state === 'committed' || r.state === 'failed'),
-    );
+    reports.some((r) => r.deploymentId === deploymentId && isFinalDeploymentState(r.state));
   const offer: Offer = create(OfferSchema, {
     deploymentId,
     manifest,

@@ -23,7 +23,7 @@ describe.sequential('aarch64 guest: U-Boot', () => {
   );
 
   scenario(
-    'power cut tearing the arming write of uboot.env: U-Boot boots the old slot from its copy and the agent reports the trial failed',
+    'power cut tearing the arming write of uboot.env: U-Boot boots the old slot from its copy and the agent reports it rolled back',
     built,
     async (context) => {
       const { guest } = context;
@@ -37,7 +37,7 @@ describe.sequential('aarch64 guest: U-Boot', () => {
       expect(last.lines.some((l) => l.includes('bad CRC; using uboot.env.bak'))).toBe(true);
       expect(last.slot).toBe('A');
       const deployment = await context.deployment();
-      expect(deployment?.state).toBe('failed');
+      expect(deployment?.state).toBe('rolled_back');
       expect(deployment?.errorCode).toBe('TRIAL_BOOT_FAILED');
       // The boot script wrote a whole uboot.env again before Linux started.
       const view = bootView('aarch64', await guest.bootEnv());

@@ -28,7 +28,7 @@ async function finalOutcomeIsConsistent(context: ScenarioContext): Promise<strin
     expect(view.order).toBe('B A');
     expect(view.B.bootable).toBe(true);
   } else {
-    expect(deployment?.state).toBe('failed');
+    expect(deployment?.state).toBe('rolled_back');
     expect(deployment?.errorCode).not.toBe('');
     expect(last.slot).toBe('A');
     expect(view.order).toBe('A B');
@@ -48,7 +48,7 @@ describe.sequential('x86_64 guest: OVMF + GRUB', () => {
   );
 
   scenario(
-    'failing health check on the new slot: the old slot boots again and reports HEALTH_CHECK_FAILED',
+    'failing health check on the new slot: the old slot boots again and reports it rolled back (HEALTH_CHECK_FAILED)',
     built,
     async (context) => {
       await publishImage(context, built(), 'unhealthy', 2);
@@ -60,7 +60,7 @@ describe.sequential('x86_64 guest: OVMF + GRUB', () => {
       const back = await powerOnUntilSettled(context, 1);
       expect(back.slot).toBe('A');
       const deployment = await context.deployment();
-      expect(deployment?.state).toBe('failed');
+      expect(deployment?.state).toBe('rolled_back');
       expect(deployment?.errorCode).toBe('HEALTH_CHECK_FAILED');
       const view = bootView(arch, await context.guest.bootEnv());
       expect(view.order).toBe('A B');
@@ -70,7 +70,7 @@ describe.sequential('x86_64 guest: OVMF + GRUB', () => {
   );
 
   scenario(
-    'new slot cannot boot at all: GRUB falls back after its tries and the old slot reports TRIAL_BOOT_FAILED',
+    'new slot cannot boot at all: GRUB falls back after its tries and the old slot reports it rolled back (TRIAL_BOOT_FAILED)',
     built,
     async (context) => {
       await publishImage(context, built(), 'unbootable', 2);
@@ -88,7 +88,7 @@ describe.sequential('x86_64 guest: OVMF + GRUB', () => {
       expect(boots).toHaveLength(factoryMaxTries + 1);
       expect(last.slot).toBe('A');
       const deployment = await context.deployment();
-      expect(deployment?.state).toBe('failed');
+      expect(deployment?.state).toBe('rolled_back');
       expect(deployment?.errorCode).toBe('TRIAL_BOOT_FAILED');
       expect(bootView(arch, await context.guest.bootEnv()).B.bootable).toBe(false);
     },

@@ -19,7 +19,7 @@ interface Case {
   readonly ends: {
     readonly slot: 'A' | 'B';
     readonly version: string;
-    readonly server: 'committed' | 'failed';
+    readonly server: 'committed' | 'failed' | 'rolled_back';
     readonly code?: string;
   };
 }
@@ -40,7 +40,7 @@ const cases: Case[] = [
     at: 'verifying',
     powerCut: true,
     maxTries: 1,
-    ends: { slot: 'A', version: '1.0.0', server: 'failed', code: 'TRIAL_BOOT_FAILED' },
+    ends: { slot: 'A', version: '1.0.0', server: 'rolled_back', code: 'TRIAL_BOOT_FAILED' },
   },
 ];
 

@@ -38,12 +38,12 @@ describe('health-check failure', () => {
     expect(boot.slots.B.ok).toBe(false);
 
     const [deployment] = await deploymentHistory(fleet, await device.deviceId());
-    expect(deployment?.state).toBe('failed');
+    expect(deployment?.state).toBe('rolled_back');
     expect(deployment?.errorCode).toBe('HEALTH_CHECK_FAILED');
     expect(deployment?.message).toContain('image self-test');
     expect(deployment?.events).toContain('verifying');
     expect(deployment?.events).toContain('rolling_back');
-    expect(deployment?.events.at(-1)).toBe('failed');
+    expect(deployment?.events.at(-1)).toBe('rolled_back');
   });
 
   it('does not offer the failed release to the device again', async () => {

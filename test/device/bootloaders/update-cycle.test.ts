@@ -122,7 +122,7 @@ describe.each(backends)('update cycle on $name', (backend) => {
       const { rig, agent, journal, last } = await update(backend, false);
       expect(await rig.bootloader.booted()).toBe('A');
       expect(journal.committed).toEqual({ slot: 'A', version: '1.0.0', sequence: 1 });
-      expect(last).toMatchObject({ state: 'failed', errorCode: 'HEALTH_CHECK_FAILED' });
+      expect(last).toMatchObject({ state: 'rolled_back', errorCode: 'HEALTH_CHECK_FAILED' });
       const state = await rig.bootloader.state();
       expect(state.slots.B.ok).toBe(false);
       expect(isTrialPending(state, 'B')).toBe(false);
@@ -134,7 +134,7 @@ describe.each(backends)('update cycle on $name', (backend) => {
     const { rig, journal, last } = await update(backend, true, 'B');
     expect(await rig.bootloader.booted()).toBe('A');
     expect(journal.committed).toEqual({ slot: 'A', version: '1.0.0', sequence: 1 });
-    expect(last).toMatchObject({ state: 'failed', errorCode: 'TRIAL_BOOT_FAILED' });
+    expect(last).toMatchObject({ state: 'rolled_back', errorCode: 'TRIAL_BOOT_FAILED' });
     expect((await rig.bootloader.state()).slots.B.ok).toBe(false);
   });
 });

@@ -25,7 +25,7 @@ export async function publishImage(
   });
 }
 
-export const finalStates = ['committed', 'failed'];
+export const finalStates = ['committed', 'failed', 'rolled_back'];
 
 // powerOnUntilSettled keeps powering the device on, as a person would after
 // each reboot or power cut, until the server records a final state; the

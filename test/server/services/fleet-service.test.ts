@@ -148,7 +148,7 @@ describe('devices', () => {
     };
     await device.client.checkIn({ status });
 
-    // A device offered two releases, one after the other: the first fails.
+    // A device offered two releases, one after the other: the first rolls back.
     const failedRelease = await fleet.publish(small('history-old'), {
       classId,
       sequence: 20,
@@ -158,7 +158,7 @@ describe('devices', () => {
     expect(first.offer?.manifest).toBeDefined();
     await device.client.report({
       deploymentId: first.offer?.deploymentId ?? '',
-      state: DeploymentState.FAILED,
+      state: DeploymentState.ROLLED_BACK,
       errorCode: 'HEALTH_CHECK_FAILED',
       message: 'image self-test failed',
     });
@@ -187,7 +187,7 @@ describe('devices', () => {
       listed?.deployments.map((d) => [d.version, DeploymentState[d.state], d.errorCode]),
     ).toEqual([
       ['2.1.0', 'DOWNLOADING', ''],
-      ['2.0.0', 'FAILED', 'HEALTH_CHECK_FAILED'],
+      ['2.0.0', 'ROLLED_BACK', 'HEALTH_CHECK_FAILED'],
     ]);
     expect(listed?.deployments[0]?.bytesDone).toBe(1024n);
     expect(listed?.deployments[1]?.releaseId).toBe(failedRelease);
