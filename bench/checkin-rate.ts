@@ -75,7 +75,13 @@ export async function benchCheckInRate(dir: string): Promise<void> {
   echo.forceShutdown();
 
   const server = await startServer(
-    defaultServerConfig({ data_dir: join(dir, 'rate'), listen: '127.0.0.1:0' }),
+    defaultServerConfig({
+      data_dir: join(dir, 'rate'),
+      listen: '127.0.0.1:0',
+      // Every simulated device authenticates from this one loopback peer.
+      admission: 'accept',
+      auth_rate: { per_peer: 1_000_000, per_device: 1_000 },
+    }),
     { log: pino({ level: 'silent' }) },
   );
   const status = {

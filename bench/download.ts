@@ -100,7 +100,11 @@ export async function benchDownload(dir: string): Promise<void> {
 
   // Ours: real server, real gRPC source with device auth, real slot file.
   const server = await startServer(
-    defaultServerConfig({ data_dir: join(dir, 'server'), listen: '127.0.0.1:0' }),
+    defaultServerConfig({
+      data_dir: join(dir, 'server'),
+      listen: '127.0.0.1:0',
+      admission: 'accept',
+    }),
     { log: pino({ level: 'silent' }) },
   );
   const { store, payloads } = server.context;

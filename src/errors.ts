@@ -33,6 +33,7 @@ export const errorCodes = [
   'UNAUTHENTICATED',
   'PERMISSION_DENIED',
   'UNAVAILABLE', // the server cannot be reached or is overloaded; retry later
+  'RATE_LIMITED', // too many attempts (authentication); retry after a while
   'CANCELLED',
   'INTERNAL',
 ] as const;

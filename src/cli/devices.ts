@@ -1,7 +1,7 @@
 // pendulum devices: the fleet, each device's slot, version and history.
 
 import { toJsonString } from '@bufbuild/protobuf';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Command } from 'commander';
 import { DeploymentState, Slot } from '../gen/pendulum/v1/device_pb.js';
 import {
@@ -10,9 +10,18 @@ import {
   FleetService,
   ListDevicesResponseSchema,
 } from '../gen/pendulum/v1/fleet_pb.js';
-import { type ConnectionOptions, connect, print, withConnection } from './common.js';
+import { parsePublicKeyFile } from '../trust/index.js';
+import {
+  type ConnectionOptions,
+  connect,
+  positiveInt,
+  print,
+  readText,
+  withConnection,
+} from './common.js';
+import { durationOption } from './time-options.js';
 
-// registerDevices adds `devices [list]|accept|reject`.
+// registerDevices adds `devices [list]|accept|reject|decommission|preauthorize|enrol-token`.
 export function registerDevices(program: Command): void {
   const devices = program
     .command('devices')
@@ -38,26 +47,87 @@ export function registerDevices(program: Command): void {
       }
     });
 
-  for (const verb of ['accept', 'reject'] as const) {
-    withConnection(
-      devices
-        .command(`${verb} <device-id>`)
-        .description(
-          `${verb} a device ${verb === 'accept' ? 'pending admission' : '(its tokens stop working)'}`,
-        ),
-    ).action(async (deviceId: string, options: ConnectionOptions) => {
+  const verbs = {
+    accept: 'admit a device pending admission',
+    reject: 'refuse a device (its tokens stop working)',
+    decommission:
+      'retire a device for good: its tokens stop working and its key is never admitted again',
+  } as const;
+  for (const [verb, description] of Object.entries(verbs)) {
+    withConnection(devices.command(`${verb} <device-id>`).description(description)).action(
+      async (deviceId: string, options: ConnectionOptions) => {
+        const { client, close } = await connect(FleetService, options);
+        try {
+          const { device } =
+            verb === 'accept'
+              ? await client.acceptDevice({ deviceId })
+              : verb === 'reject'
+                ? await client.rejectDevice({ deviceId })
+                : await client.decommissionDevice({ deviceId });
+          if (device !== undefined) printDevice(device);
+        } finally {
+          close();
+        }
+      },
+    );
+  }
+
+  withConnection(
+    devices
+      .command('preauthorize')
+      .description(
+        'register a device key before the device first calls: it is admitted when it authenticates with that key',
+      ),
+  )
+    .requiredOption('--key <file.pub>', "the device's public key (pendulum keygen --out device)")
+    .requiredOption('--class <id>', 'the device class')
+    .action(async (options: ConnectionOptions & { key: string; class: string }) => {
+      const key = parsePublicKeyFile(await readText(options.key), options.key);
       const { client, close } = await connect(FleetService, options);
       try {
-        const { device } =
-          verb === 'accept'
-            ? await client.acceptDevice({ deviceId })
-            : await client.rejectDevice({ deviceId });
+        const { device } = await client.preauthorizeDevice({
+          publicKey: key.publicKey,
+          classId: options.class,
+        });
         if (device !== undefined) printDevice(device);
       } finally {
         close();
       }
     });
-  }
+
+  withConnection(
+    devices
+      .command('enrol-token')
+      .description(
+        'make an enrolment token: new devices of one class that present it (agent.toml device.enrolment_token) are admitted',
+      ),
+  )
+    .requiredOption('--class <id>', 'the device class it admits')
+    .option(
+      '--ttl <duration>',
+      'how long it works, e.g. "7d" (default: the server\'s)',
+      durationOption('--ttl'),
+    )
+    .option('--uses <n>', 'how many devices it admits', positiveInt('--uses'), 1)
+    .action(async (options: ConnectionOptions & { class: string; ttl?: number; uses: number }) => {
+      const ttl = options.ttl === undefined ? undefined : durationFromMs(options.ttl);
+      const { client, close } = await connect(FleetService, options);
+      try {
+        const created = await client.createEnrolmentToken({
+          classId: options.class,
+          uses: options.uses,
+          ...(ttl === undefined ? {} : { ttl }),
+        });
+        const expires =
+          created.expires === undefined ? '' : timestampDate(created.expires).toISOString();
+        print(created.token);
+        process.stderr.write(
+          `enrolment token ${created.id}: admits ${options.uses} device(s) of class ${options.class} until ${expires}; shown once\n`,
+        );
+      } finally {
+        close();
+      }
+    });
 }
 
 function printDevice(device: Device): void {

@@ -41,6 +41,17 @@ async function main(): Promise<void> {
     );
     await cli('trust', 'push', root);
 
+    say('demo: the factory makes the device key and preauthorizes it on the server');
+    await cli('keygen', '--out', join(dir, 'device/device'));
+    await cli(
+      'devices',
+      'preauthorize',
+      '--key',
+      join(dir, 'device/device.pub'),
+      '--class',
+      classId,
+    );
+
     say('demo: device A/B slots on files; slot A runs the factory image 1.0.0');
     const slots = { A: join(dir, 'device/slot-a.img'), B: join(dir, 'device/slot-b.img') };
     await writeImage(slots.A, '1.0.0', true, slotBytes);
@@ -53,6 +64,7 @@ async function main(): Promise<void> {
       slots,
       factoryVersion: '1.0.0',
       factorySequence: 1,
+      key: join(dir, 'device/device.key'),
       healthChecks: [
         {
           name: 'image self-test',

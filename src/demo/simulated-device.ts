@@ -25,6 +25,8 @@ export interface DeviceSetup {
   // [name, argv] pairs run on the trial boot.
   readonly healthChecks: readonly { name: string; command: readonly string[]; timeout?: string }[];
   readonly maxTries?: number;
+  // The device key made at the factory (default: the agent makes one in its state directory).
+  readonly key?: string;
   // The compiled CLI to run (default: the one beside this file).
   readonly cli?: string;
 }
@@ -83,7 +85,7 @@ class_id = ${q(setup.classId)}
 state_dir = ${q(stateDir)}
 trust_root = ${q(setup.trustRootFile)}
 factory_version = ${q(setup.factoryVersion)}
-factory_sequence = ${setup.factorySequence}
+factory_sequence = ${setup.factorySequence}${setup.key === undefined ? '' : `\nkey = ${q(setup.key)}`}
 
 [slots.A]
 type = "raw"

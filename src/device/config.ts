@@ -82,6 +82,10 @@ export const agentConfigSchema = z
         state_dir: z.string().min(1),
         // The device's Ed25519 key; created on first start when missing.
         key: z.string().optional(),
+        // An enrolment token (`pendulum devices enrol-token`): admits the device
+        // on its first contact without an operator. Not needed for a device
+        // whose key was preauthorized.
+        enrolment_token: z.string().min(1).max(256).optional(),
         // The trust root provisioned at the factory (JSON of the signed envelope).
         trust_root: z.string().min(1),
         // What the factory image is, until the first update is committed.

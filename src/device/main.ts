@@ -57,6 +57,7 @@ export async function runAgentFromConfig(
     caFile: config.server.ca,
     key,
     classId: config.device.class_id,
+    enrolmentToken: config.device.enrolment_token,
     callTimeoutMs: config.server.call_timeout,
     maxMessageBytes: config.server.max_message,
     now: () => new Date(),

@@ -6,6 +6,7 @@ import { type ErrorCode, PendulumError } from '../errors.js';
 // and tries again later.
 const transientCodes: ReadonlySet<ErrorCode> = new Set([
   'UNAVAILABLE',
+  'RATE_LIMITED',
   'CANCELLED',
   'UNAUTHENTICATED',
   'INTERNAL',

@@ -31,6 +31,9 @@ const requiredRole: Readonly<Record<string, Role>> = {
   'pendulum.v1.FleetService.ListDevices': 'viewer',
   'pendulum.v1.FleetService.AcceptDevice': 'admin',
   'pendulum.v1.FleetService.RejectDevice': 'admin',
+  'pendulum.v1.FleetService.PreauthorizeDevice': 'admin',
+  'pendulum.v1.FleetService.DecommissionDevice': 'admin',
+  'pendulum.v1.FleetService.CreateEnrolmentToken': 'admin',
 };
 
 // apiAuthorizer checks an API token and the role the method needs.

@@ -14,9 +14,22 @@ export const serverConfigSchema = z
     // PEM files; both or neither. Without them the server speaks plaintext
     // (fine on loopback or behind a TLS-terminating proxy).
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
-    // What happens to a device that authenticates for the first time:
-    // "accept" admits it, "pending" waits for `pendulum devices accept`.
-    admission: z.enum(['accept', 'pending']).default('accept'),
+    // What happens to a device that authenticates for the first time with a
+    // key that was not preauthorized and without an enrolment token:
+    // "pending" waits for `pendulum devices accept`; "accept" admits any
+    // device at all (development only: the server warns at start).
+    admission: z.enum(['accept', 'pending']).default('pending'),
+    // Lifetime of an enrolment token when its creator gives none.
+    enrolment_token_ttl: duration.default('7d'),
+    // Authenticate attempts allowed per minute, from one peer address and for
+    // one device key; more are refused with RATE_LIMITED before any work.
+    auth_rate: z
+      .object({
+        per_peer: z.number().int().min(1).default(120),
+        per_device: z.number().int().min(1).default(12),
+      })
+      .strict()
+      .default({}),
     // Lifetime of a device token.
     device_token_ttl: duration.default('1h'),
     // How far a device's clock may be from the server's when it authenticates.

@@ -109,6 +109,12 @@ export async function startServer(
     { address, dataDir: config.data_dir, tls: config.tls !== undefined },
     'pendulum server listening',
   );
+  if (config.admission === 'accept') {
+    log.warn(
+      { admission: 'accept' },
+      'admission = "accept": ANY device that authenticates is admitted. Use it only in development; devices should be preauthorized or bring an enrolment token',
+    );
+  }
 
   return {
     address,

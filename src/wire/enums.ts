@@ -58,6 +58,7 @@ const admissionWire = {
   pending: DeviceAdmission.PENDING,
   accepted: DeviceAdmission.ACCEPTED,
   rejected: DeviceAdmission.REJECTED,
+  decommissioned: DeviceAdmission.DECOMMISSIONED,
 } as const;
 
 // admissionToWire maps a stored admission to the wire enum.

@@ -71,7 +71,7 @@ export interface CliServer {
 export async function startCliServer(dataDir: string): Promise<CliServer> {
   const child = spawn(
     process.execPath,
-    [distCli, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0'],
+    [distCli, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admission', 'accept'],
     { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

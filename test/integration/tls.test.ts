@@ -55,7 +55,12 @@ beforeAll(async () => {
   dir = await makeTempDir('tls');
   const tls = selfSigned(join(dir.path, 'server'));
   server = await startServer(
-    defaultServerConfig({ data_dir: join(dir.path, 'data'), listen: '127.0.0.1:0', tls }),
+    defaultServerConfig({
+      data_dir: join(dir.path, 'data'),
+      listen: '127.0.0.1:0',
+      tls,
+      admission: 'accept',
+    }),
     { log: pino({ level: 'silent' }) },
   );
 });

@@ -56,6 +56,9 @@ export async function startFleet(
     data_dir: join(dir, 'server'),
     listen: '127.0.0.1:0',
     poll_interval: '1s',
+    // Devices are admitted on first contact here; test/server/services/admission.test.ts
+    // covers pending, preauthorized and enrolment-token admission.
+    admission: 'accept',
   });
   const server = await startServer(config, { log: pino({ level: 'silent' }) });
   const token = server.adminToken;

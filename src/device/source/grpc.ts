@@ -16,6 +16,8 @@ export interface GrpcSourceOptions {
   readonly caFile: string | undefined;
   readonly key: KeyPair;
   readonly classId: string;
+  // Admits the device on its first authentication (FleetService.CreateEnrolmentToken).
+  readonly enrolmentToken?: string;
   readonly callTimeoutMs: number;
   readonly maxMessageBytes: number;
   readonly now: () => Date;
@@ -57,6 +59,7 @@ export async function createGrpcSource(
         classId: options.classId,
         timestampMs,
         signature: signDeviceAuth(options.key, options.classId, timestampMs),
+        enrolmentToken: options.enrolmentToken ?? '',
       },
       { signal, timeoutMs },
     );

@@ -12,16 +12,23 @@ import { keyIdOf, verifyDeviceAuth } from '../../trust/index.js';
 import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { createRateLimiter, peerAddress } from '../rate-limit.js';
 import { selectRelease } from '../rollouts/select-release.js';
+import type { StoredDevice } from '../store/devices.js';
 
 type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
 
 // createDeviceService builds the DeviceService handlers.
 export function createDeviceService(ctx: ServerContext): Impl {
   const { store, config } = ctx;
+  const perPeer = createRateLimiter(config.auth_rate.per_peer);
+  const perDevice = createRateLimiter(config.auth_rate.per_device);
   return {
-    async authenticate(request) {
+    async authenticate(request, call) {
       const now = ctx.now();
+      // Limits first: nothing is verified or written for a caller over its budget.
+      const peer = peerAddress(call.peer);
+      perPeer.take(peer, peer, now.getTime());
       if (request.classId === '' || request.classId.length > 128) {
         throw new PendulumError('INVALID_ARGUMENT', 'class_id must be 1 to 128 characters', {
           context: { field: 'class_id' },
@@ -37,8 +44,19 @@ export function createDeviceService(ctx: ServerContext): Impl {
           },
         );
       }
-      verifyDeviceAuth(request.publicKey, request.classId, request.timestampMs, request.signature);
+      if (request.enrolmentToken.length > 256) {
+        throw new PendulumError('INVALID_ARGUMENT', 'enrolment_token is too long', {
+          context: { field: 'enrolment_token' },
+        });
+      }
+      if (request.publicKey.length !== 32) {
+        throw new PendulumError('INVALID_ARGUMENT', 'public_key must be a 32-byte Ed25519 key', {
+          context: { field: 'public_key' },
+        });
+      }
       const id = keyIdOf(request.publicKey);
+      perDevice.take(id, `device ${id.slice(0, 16)}`, now.getTime());
+      verifyDeviceAuth(request.publicKey, request.classId, request.timestampMs, request.signature);
       const result = await store.devices.recordAuthentication({
         id,
         publicKey: request.publicKey,
@@ -52,12 +70,15 @@ export function createDeviceService(ctx: ServerContext): Impl {
           'UNAUTHENTICATED',
           'authentication request replayed (timestamp not above the last one)',
         );
-      const device = result.device;
+      let device = result.device;
       if (device.classId !== request.classId) {
         throw new PendulumError(
           'PERMISSION_DENIED',
           `device ${id} is registered as class "${device.classId}", not "${request.classId}"`,
         );
+      }
+      if (device.admission === 'pending' && request.enrolmentToken !== '') {
+        device = await enrol(ctx, device.id, device.classId, request.enrolmentToken);
       }
       if (device.admission === 'pending') {
         throw new PendulumError(
@@ -69,7 +90,9 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       if (device.admission !== 'accepted')
-        throw new PendulumError('PERMISSION_DENIED', `device ${id} was rejected`);
+        throw new PendulumError('PERMISSION_DENIED', `device ${id} was ${device.admission}`, {
+          context: { admission: device.admission },
+        });
       const token = await store.tokens.createDeviceToken({
         deviceId: id,
         ttlMs: config.device_token_ttl,
@@ -269,4 +292,32 @@ async function ownDeployment(ctx: ServerContext, device: DevicePrincipal, id: st
     );
   }
   return deployment;
+}
+
+// enrol admits a pending device that presents an enrolment token of its
+// class, spending one of the token's uses; a token that is unknown, expired,
+// used up or for another class is refused and the device stays pending.
+async function enrol(
+  ctx: ServerContext,
+  deviceId: string,
+  classId: string,
+  token: string,
+): Promise<StoredDevice> {
+  const tokenId = await ctx.store.tokens.useEnrolmentToken(token, classId, ctx.now());
+  if (tokenId === undefined) {
+    throw new PendulumError(
+      'PERMISSION_DENIED',
+      `device ${deviceId}: the enrolment token is unknown, expired, used up or not for class "${classId}"; the device stays pending`,
+      { context: { admission: 'pending' } },
+    );
+  }
+  const device = await ctx.store.devices.setAdmission(deviceId, 'accepted', ctx.now());
+  await ctx.store.audit.append({
+    actor: `device:${deviceId}`,
+    action: 'device.enrolled',
+    subject: deviceId,
+    detail: { enrolmentToken: tokenId, classId },
+    now: ctx.now(),
+  });
+  return device;
 }

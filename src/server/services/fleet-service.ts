@@ -6,6 +6,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../../errors.js';
 import type { DeviceSchema, FleetService, RolloutSchema } from '../../gen/pendulum/v1/fleet_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
+import { keyIdOf } from '../../trust/index.js';
 import {
   admissionToWire,
   deploymentStateToWire,
@@ -34,12 +35,20 @@ export function createFleetService(ctx: ServerContext): Impl {
 
   const setAdmission = async (
     id: string,
-    admission: 'accepted' | 'rejected',
+    admission: 'accepted' | 'rejected' | 'decommissioned',
     who: ApiPrincipal,
   ) => {
-    await deviceView(id);
+    const current = await deviceView(id);
+    // A retired key stays retired: the device comes back with a new key.
+    if (current.admission === admissionToWire('decommissioned')) {
+      throw new PendulumError(
+        'FAILED_PRECONDITION',
+        `device ${id} is decommissioned; give the device a new key and admit that one`,
+        { context: { deviceId: id, admission: 'decommissioned' } },
+      );
+    }
     await store.devices.setAdmission(id, admission, ctx.now());
-    if (admission === 'rejected') await store.tokens.deleteDeviceTokens(id);
+    if (admission !== 'accepted') await store.tokens.deleteDeviceTokens(id);
     await store.audit.append({
       actor: `token:${who.name}`,
       action: `device.${admission}`,
@@ -114,7 +123,81 @@ export function createFleetService(ctx: ServerContext): Impl {
     async rejectDevice(request, call) {
       return setAdmission(request.deviceId, 'rejected', call.principal);
     },
+
+    async decommissionDevice(request, call) {
+      return setAdmission(request.deviceId, 'decommissioned', call.principal);
+    },
+
+    async preauthorizeDevice(request, call) {
+      if (request.publicKey.length !== 32) {
+        throw new PendulumError('INVALID_ARGUMENT', 'public_key must be a 32-byte Ed25519 key', {
+          context: { field: 'public_key' },
+        });
+      }
+      const classId = requireClassId(request.classId);
+      const id = keyIdOf(request.publicKey);
+      await store.devices.preauthorize({
+        id,
+        publicKey: request.publicKey,
+        classId,
+        now: ctx.now(),
+      });
+      await store.audit.append({
+        actor: `token:${call.principal.name}`,
+        action: 'device.preauthorized',
+        subject: id,
+        detail: { classId },
+        now: ctx.now(),
+      });
+      return { device: await deviceView(id) };
+    },
+
+    async createEnrolmentToken(request, call) {
+      const classId = requireClassId(request.classId);
+      const ttlMs =
+        request.ttl === undefined ? ctx.config.enrolment_token_ttl : durationMs(request.ttl);
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1000) {
+        throw new PendulumError('INVALID_ARGUMENT', 'ttl must be at least one second', {
+          context: { field: 'ttl' },
+        });
+      }
+      const uses = request.uses === 0 ? 1 : request.uses;
+      const created = await store.tokens.createEnrolmentToken({
+        classId,
+        uses,
+        ttlMs,
+        createdBy: `token:${call.principal.name}`,
+        now: ctx.now(),
+      });
+      await store.audit.append({
+        actor: `token:${call.principal.name}`,
+        action: 'enrolment_token.created',
+        subject: created.id,
+        detail: { classId, uses, expiresAt: created.expiresAt },
+        now: ctx.now(),
+      });
+      return {
+        token: created.token,
+        id: created.id,
+        expires: timestampFromDate(new Date(created.expiresAt)),
+      };
+    },
   };
+}
+
+// requireClassId checks a class id the way devices' are checked.
+function requireClassId(classId: string): string {
+  if (classId === '' || classId.length > 128) {
+    throw new PendulumError('INVALID_ARGUMENT', 'class_id must be 1 to 128 characters', {
+      context: { field: 'class_id' },
+    });
+  }
+  return classId;
+}
+
+// durationMs converts a protobuf Duration to milliseconds.
+function durationMs(duration: { seconds: bigint; nanos: number }): number {
+  return Number(duration.seconds) * 1000 + Math.floor(duration.nanos / 1e6);
 }
 
 type StoredRollout = {

@@ -176,6 +176,69 @@ export function createDeviceRepository(db: Kysely<Database>) {
       return mustGet(id);
     },
 
+    // preauthorize registers a device key before the device first calls, as
+    // accepted; a pending device with that key is accepted. A device that
+    // was rejected or decommissioned, or is of another class, is refused.
+    async preauthorize(input: {
+      id: string;
+      publicKey: Uint8Array;
+      classId: string;
+      now: Date;
+    }): Promise<StoredDevice> {
+      return inTransaction(db, async (trx) => {
+        const at = iso(input.now);
+        await trx
+          .insertInto('devices')
+          .values({
+            id: input.id,
+            public_key: input.publicKey,
+            class_id: input.classId,
+            admission: 'accepted',
+            booted_slot: null,
+            installed_version: '',
+            committed_sequence: 0,
+            trust_root_version: 0,
+            agent_state: '',
+            inventory: '{}',
+            last_auth_ms: 0,
+            last_seen_at: null,
+            created_at: at,
+            updated_at: at,
+          })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute();
+        const row = await trx
+          .selectFrom('devices')
+          .selectAll()
+          .where('id', '=', input.id)
+          .executeTakeFirstOrThrow();
+        const device = toDevice(row);
+        if (device.classId !== input.classId) {
+          throw new PendulumError(
+            'FAILED_PRECONDITION',
+            `device ${input.id} is registered as class "${device.classId}", not "${input.classId}"`,
+            { context: { deviceId: input.id } },
+          );
+        }
+        if (device.admission === 'rejected' || device.admission === 'decommissioned') {
+          throw new PendulumError(
+            'FAILED_PRECONDITION',
+            `device ${input.id} was ${device.admission}; preauthorizing does not readmit it`,
+            { context: { deviceId: input.id, admission: device.admission } },
+          );
+        }
+        if (device.admission === 'pending') {
+          await trx
+            .updateTable('devices')
+            .set({ admission: 'accepted', updated_at: at })
+            .where('id', '=', input.id)
+            .execute();
+          return { ...device, admission: 'accepted' as const, updatedAt: at };
+        }
+        return device;
+      });
+    },
+
     // setAdmission accepts, rejects or holds a device.
     async setAdmission(id: string, admission: Admission, now: Date): Promise<StoredDevice> {
       const result = await db

@@ -6,7 +6,7 @@ import type { ColumnType, Generated } from 'kysely';
 type Immutable<T> = ColumnType<T, T, never>;
 
 export type ApiRole = 'admin' | 'publisher' | 'viewer';
-export type Admission = 'pending' | 'accepted' | 'rejected';
+export type Admission = 'pending' | 'accepted' | 'rejected' | 'decommissioned';
 export type RolloutState = 'active' | 'paused' | 'aborted';
 export type Slot = 'A' | 'B';
 
@@ -23,6 +23,18 @@ export interface DeviceTokensTable {
   token_hash: Immutable<string>;
   device_id: Immutable<string>;
   expires_at: Immutable<string>;
+}
+
+// One enrolment token: admits up to `uses_left` more new devices of
+// `class_id` until `expires_at`. Only the token's SHA-256 is stored.
+export interface EnrolmentTokensTable {
+  id: Immutable<string>;
+  token_hash: Immutable<string>;
+  class_id: Immutable<string>;
+  uses_left: number;
+  expires_at: Immutable<string>;
+  created_by: Immutable<string>;
+  created_at: Immutable<string>;
 }
 
 export interface TrustRootsTable {
@@ -124,6 +136,7 @@ export interface AuditLogTable {
 export interface Database {
   api_tokens: ApiTokensTable;
   device_tokens: DeviceTokensTable;
+  enrolment_tokens: EnrolmentTokensTable;
   trust_roots: TrustRootsTable;
   payloads: PayloadsTable;
   releases: ReleasesTable;

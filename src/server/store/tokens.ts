@@ -23,7 +23,7 @@ function hashToken(token: string): string {
 }
 
 // newToken is a prefix (so leaked tokens are recognisable) and 256 random bits.
-function newToken(prefix: 'pdl_' | 'pdd_'): string {
+function newToken(prefix: 'pdl_' | 'pdd_' | 'pde_'): string {
   return prefix + randomBytes(32).toString('base64url');
 }
 
@@ -125,6 +125,61 @@ export function createTokenRepository(db: Kysely<Database>) {
         .where('expires_at', '<=', iso(now))
         .executeTakeFirst();
       return Number(result.numDeletedRows);
+    },
+
+    // createEnrolmentToken returns the token once; it cannot be recovered later.
+    async createEnrolmentToken(input: {
+      classId: string;
+      uses: number;
+      ttlMs: number;
+      createdBy: string;
+      now: Date;
+    }): Promise<{ id: string; token: string; expiresAt: string }> {
+      requireSafeInteger(input.uses, 'uses', 1);
+      requireSafeInteger(input.ttlMs, 'ttlMs', 1);
+      const id = randomUUID();
+      const token = newToken('pde_');
+      const expiresAt = iso(new Date(input.now.getTime() + input.ttlMs));
+      await db
+        .insertInto('enrolment_tokens')
+        .values({
+          id,
+          token_hash: hashToken(token),
+          class_id: input.classId,
+          uses_left: input.uses,
+          expires_at: expiresAt,
+          created_by: input.createdBy,
+          created_at: iso(input.now),
+        })
+        .execute();
+      return { id, token, expiresAt };
+    },
+
+    // useEnrolmentToken spends one use of a token for `classId` that has not
+    // expired at `now`, and returns its id; undefined when there is none to
+    // spend. One conditional update, so concurrent enrolments cannot spend
+    // more uses than the token has.
+    async useEnrolmentToken(
+      token: string,
+      classId: string,
+      now: Date,
+    ): Promise<string | undefined> {
+      const hash = hashToken(token);
+      const result = await db
+        .updateTable('enrolment_tokens')
+        .set((eb) => ({ uses_left: eb('uses_left', '-', 1) }))
+        .where('token_hash', '=', hash)
+        .where('class_id', '=', classId)
+        .where('expires_at', '>', iso(now))
+        .where('uses_left', '>', 0)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return undefined;
+      const row = await db
+        .selectFrom('enrolment_tokens')
+        .select('id')
+        .where('token_hash', '=', hash)
+        .executeTakeFirstOrThrow();
+      return row.id;
     },
 
     // deleteDeviceTokens logs a device out everywhere (rejected, decommissioned).

@@ -42,7 +42,7 @@ describe('openDatabase', () => {
     const path = join(await tempDir(), 'metadata.db');
     const db = await openDatabase({ path });
     expect(await executedMigrations(db)).toEqual(Object.keys(migrations));
-    expect(Object.keys(migrations)).toEqual(['0001-initial']);
+    expect(Object.keys(migrations)).toEqual(['0001-initial', '0002-enrolment-tokens']);
     await db.destroy();
   });
 
@@ -54,7 +54,7 @@ describe('openDatabase', () => {
 
     const second = createStore(await openDatabase({ path }));
     expect(await second.payloads.get(hex64(1))).toEqual({ id: hex64(1), size: 10 });
-    expect(await executedMigrations(second.db)).toEqual(['0001-initial']);
+    expect(await executedMigrations(second.db)).toEqual(Object.keys(migrations));
     await second.close();
   });
 
@@ -75,7 +75,7 @@ describe('openDatabase', () => {
     const path = join(await tempDir(), 'metadata.db');
     const broken = {
       ...migrations,
-      '0002-broken': {
+      '9999-broken': {
         async up(db: Kysely<unknown>) {
           await db.schema.createTable('half_built').addColumn('id', 'text').execute();
           throw new Error('disk says no');
@@ -84,13 +84,13 @@ describe('openDatabase', () => {
     };
     const error = await openDatabase({ path, migrations: broken }).catch((e: unknown) => e);
     expect(isPendulumError(error, 'STORAGE_FAILED')).toBe(true);
-    expect((error as Error).message).toContain('0002-broken');
+    expect((error as Error).message).toContain('9999-broken');
     expect((error as Error).message).toContain('disk says no');
 
     const db = await openDatabase({ path });
     expect(await tableNames(db)).not.toContain('half_built');
     expect(await tableNames(db)).toContain('releases');
-    expect(await executedMigrations(db)).toEqual(['0001-initial']);
+    expect(await executedMigrations(db)).toEqual(Object.keys(migrations));
     await db.destroy();
   });
 

@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { DeploymentState, Slot } from "./device_pb.js";
 import { file_pendulum_v1_device } from "./device_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/fleet.proto.
  */
 export const file_pendulum_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEitQEKB1JvbGxvdXQSCgoCaWQYASABKAkSEgoKcmVsZWFzZV9pZBgCIAEoCRIQCghjbGFzc19pZBgDIAEoCRIoCgVzdGF0ZRgEIAEoDjIZLnBlbmR1bHVtLnYxLlJvbGxvdXRTdGF0ZRIrCgdjcmVhdGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAYgASgJEhAKCHNlcXVlbmNlGAcgASgEIjwKFENyZWF0ZVJvbGxvdXRSZXF1ZXN0EhIKCnJlbGVhc2VfaWQYASABKAkSEAoIY2xhc3NfaWQYAiABKAkiPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK+AwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiYKEkxpc3REZXZpY2VzUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCSI7ChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiQKB2RldmljZXMYASADKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTQWNjZXB0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUQWNjZXB0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE1JlamVjdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFFJlamVjdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSp8CgxSb2xsb3V0U3RhdGUSHQoZUk9MTE9VVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFJPTExPVVRfU1RBVEVfQUNUSVZFEAESGAoUUk9MTE9VVF9TVEFURV9QQVVTRUQQAhIZChVST0xMT1VUX1NUQVRFX0FCT1JURUQQAyqPAQoPRGV2aWNlQWRtaXNzaW9uEiAKHERFVklDRV9BRE1JU1NJT05fVU5TUEVDSUZJRUQQABIcChhERVZJQ0VfQURNSVNTSU9OX1BFTkRJTkcQARIdChlERVZJQ0VfQURNSVNTSU9OX0FDQ0VQVEVEEAISHQoZREVWSUNFX0FETUlTU0lPTl9SRUpFQ1RFRBADMrcDCgxGbGVldFNlcnZpY2USVgoNQ3JlYXRlUm9sbG91dBIhLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlc3BvbnNlElMKDExpc3RSb2xsb3V0cxIgLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVzcG9uc2USUwoMQWNjZXB0RGV2aWNlEiAucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlc3BvbnNlElMKDFJlamVjdERldmljZRIgLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_pendulum_v1_device]);
+  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEitQEKB1JvbGxvdXQSCgoCaWQYASABKAkSEgoKcmVsZWFzZV9pZBgCIAEoCRIQCghjbGFzc19pZBgDIAEoCRIoCgVzdGF0ZRgEIAEoDjIZLnBlbmR1bHVtLnYxLlJvbGxvdXRTdGF0ZRIrCgdjcmVhdGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAYgASgJEhAKCHNlcXVlbmNlGAcgASgEIjwKFENyZWF0ZVJvbGxvdXRSZXF1ZXN0EhIKCnJlbGVhc2VfaWQYASABKAkSEAoIY2xhc3NfaWQYAiABKAkiPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK+AwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIiYKEkxpc3REZXZpY2VzUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCSI7ChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiQKB2RldmljZXMYASADKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTQWNjZXB0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUQWNjZXB0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE1JlamVjdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFFJlamVjdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSJBChlQcmVhdXRob3JpemVEZXZpY2VSZXF1ZXN0EhIKCnB1YmxpY19rZXkYASABKAwSEAoIY2xhc3NfaWQYAiABKAkiQQoaUHJlYXV0aG9yaXplRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIi4KGURlY29tbWlzc2lvbkRldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIkEKGkRlY29tbWlzc2lvbkRldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSJlChtDcmVhdGVFbnJvbG1lbnRUb2tlblJlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHVzZXMYAyABKA0iZgocQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIKCgJpZBgCIAEoCRIrCgdleHBpcmVzGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCp8CgxSb2xsb3V0U3RhdGUSHQoZUk9MTE9VVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFJPTExPVVRfU1RBVEVfQUNUSVZFEAESGAoUUk9MTE9VVF9TVEFURV9QQVVTRUQQAhIZChVST0xMT1VUX1NUQVRFX0FCT1JURUQQAyq0AQoPRGV2aWNlQWRtaXNzaW9uEiAKHERFVklDRV9BRE1JU1NJT05fVU5TUEVDSUZJRUQQABIcChhERVZJQ0VfQURNSVNTSU9OX1BFTkRJTkcQARIdChlERVZJQ0VfQURNSVNTSU9OX0FDQ0VQVEVEEAISHQoZREVWSUNFX0FETUlTU0lPTl9SRUpFQ1RFRBADEiMKH0RFVklDRV9BRE1JU1NJT05fREVDT01NSVNTSU9ORUQQBDLyBQoMRmxlZXRTZXJ2aWNlElYKDUNyZWF0ZVJvbGxvdXQSIS5wZW5kdWx1bS52MS5DcmVhdGVSb2xsb3V0UmVxdWVzdBoiLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXNwb25zZRJTCgxMaXN0Um9sbG91dHMSIC5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXF1ZXN0GiEucGVuZHVsdW0udjEuTGlzdFJvbGxvdXRzUmVzcG9uc2USUAoLTGlzdERldmljZXMSHy5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1JlcXVlc3QaIC5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlElMKDEFjY2VwdERldmljZRIgLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXNwb25zZRJTCgxSZWplY3REZXZpY2USIC5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVzcG9uc2USZQoSUHJlYXV0aG9yaXplRGV2aWNlEiYucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEmUKEkRlY29tbWlzc2lvbkRldmljZRImLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRJrChRDcmVhdGVFbnJvbG1lbnRUb2tlbhIoLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBopLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
 
 /**
  * Rollout offers one release to a selected part of the fleet.
@@ -396,6 +396,153 @@ export const RejectDeviceResponseSchema: GenMessage<RejectDeviceResponse> = /*@_
   messageDesc(file_pendulum_v1_fleet, 12);
 
 /**
+ * PreauthorizeDeviceRequest names the device by its public key.
+ *
+ * @generated from message pendulum.v1.PreauthorizeDeviceRequest
+ */
+export type PreauthorizeDeviceRequest = Message<"pendulum.v1.PreauthorizeDeviceRequest"> & {
+  /**
+   * Raw Ed25519 public key of the device (32 bytes); its hex SHA-256 is the device id.
+   *
+   * @generated from field: bytes public_key = 1;
+   */
+  publicKey: Uint8Array;
+
+  /**
+   * @generated from field: string class_id = 2;
+   */
+  classId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.PreauthorizeDeviceRequest.
+ * Use `create(PreauthorizeDeviceRequestSchema)` to create a new message.
+ */
+export const PreauthorizeDeviceRequestSchema: GenMessage<PreauthorizeDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 13);
+
+/**
+ * PreauthorizeDeviceResponse returns the device.
+ *
+ * @generated from message pendulum.v1.PreauthorizeDeviceResponse
+ */
+export type PreauthorizeDeviceResponse = Message<"pendulum.v1.PreauthorizeDeviceResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.PreauthorizeDeviceResponse.
+ * Use `create(PreauthorizeDeviceResponseSchema)` to create a new message.
+ */
+export const PreauthorizeDeviceResponseSchema: GenMessage<PreauthorizeDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 14);
+
+/**
+ * DecommissionDeviceRequest names the device.
+ *
+ * @generated from message pendulum.v1.DecommissionDeviceRequest
+ */
+export type DecommissionDeviceRequest = Message<"pendulum.v1.DecommissionDeviceRequest"> & {
+  /**
+   * @generated from field: string device_id = 1;
+   */
+  deviceId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.DecommissionDeviceRequest.
+ * Use `create(DecommissionDeviceRequestSchema)` to create a new message.
+ */
+export const DecommissionDeviceRequestSchema: GenMessage<DecommissionDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 15);
+
+/**
+ * DecommissionDeviceResponse returns the device.
+ *
+ * @generated from message pendulum.v1.DecommissionDeviceResponse
+ */
+export type DecommissionDeviceResponse = Message<"pendulum.v1.DecommissionDeviceResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.DecommissionDeviceResponse.
+ * Use `create(DecommissionDeviceResponseSchema)` to create a new message.
+ */
+export const DecommissionDeviceResponseSchema: GenMessage<DecommissionDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 16);
+
+/**
+ * CreateEnrolmentTokenRequest says whom the token admits.
+ *
+ * @generated from message pendulum.v1.CreateEnrolmentTokenRequest
+ */
+export type CreateEnrolmentTokenRequest = Message<"pendulum.v1.CreateEnrolmentTokenRequest"> & {
+  /**
+   * Devices of this class only.
+   *
+   * @generated from field: string class_id = 1;
+   */
+  classId: string;
+
+  /**
+   * How long the token works (the server's default when unset).
+   *
+   * @generated from field: google.protobuf.Duration ttl = 2;
+   */
+  ttl?: Duration | undefined;
+
+  /**
+   * How many devices it admits (1 when 0).
+   *
+   * @generated from field: uint32 uses = 3;
+   */
+  uses: number;
+};
+
+/**
+ * Describes the message pendulum.v1.CreateEnrolmentTokenRequest.
+ * Use `create(CreateEnrolmentTokenRequestSchema)` to create a new message.
+ */
+export const CreateEnrolmentTokenRequestSchema: GenMessage<CreateEnrolmentTokenRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 17);
+
+/**
+ * CreateEnrolmentTokenResponse carries the secret, shown once.
+ *
+ * @generated from message pendulum.v1.CreateEnrolmentTokenResponse
+ */
+export type CreateEnrolmentTokenResponse = Message<"pendulum.v1.CreateEnrolmentTokenResponse"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires = 3;
+   */
+  expires?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.CreateEnrolmentTokenResponse.
+ * Use `create(CreateEnrolmentTokenResponseSchema)` to create a new message.
+ */
+export const CreateEnrolmentTokenResponseSchema: GenMessage<CreateEnrolmentTokenResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 18);
+
+/**
  * RolloutState is the lifecycle of a rollout.
  *
  * @generated from enum pendulum.v1.RolloutState
@@ -453,6 +600,11 @@ export enum DeviceAdmission {
    * @generated from enum value: DEVICE_ADMISSION_REJECTED = 3;
    */
   REJECTED = 3,
+
+  /**
+   * @generated from enum value: DEVICE_ADMISSION_DECOMMISSIONED = 4;
+   */
+  DECOMMISSIONED = 4,
 }
 
 /**
@@ -519,6 +671,39 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof RejectDeviceRequestSchema;
     output: typeof RejectDeviceResponseSchema;
+  },
+  /**
+   * PreauthorizeDevice registers a device key before the device first calls:
+   * the device is admitted the first time it authenticates with that key.
+   *
+   * @generated from rpc pendulum.v1.FleetService.PreauthorizeDevice
+   */
+  preauthorizeDevice: {
+    methodKind: "unary";
+    input: typeof PreauthorizeDeviceRequestSchema;
+    output: typeof PreauthorizeDeviceResponseSchema;
+  },
+  /**
+   * DecommissionDevice retires a device for good: its tokens stop working and
+   * neither an enrolment token nor a preauthorization admits its key again.
+   *
+   * @generated from rpc pendulum.v1.FleetService.DecommissionDevice
+   */
+  decommissionDevice: {
+    methodKind: "unary";
+    input: typeof DecommissionDeviceRequestSchema;
+    output: typeof DecommissionDeviceResponseSchema;
+  },
+  /**
+   * CreateEnrolmentToken makes a secret that admits new devices of one class
+   * that present it, a bounded number of times, until it expires.
+   *
+   * @generated from rpc pendulum.v1.FleetService.CreateEnrolmentToken
+   */
+  createEnrolmentToken: {
+    methodKind: "unary";
+    input: typeof CreateEnrolmentTokenRequestSchema;
+    output: typeof CreateEnrolmentTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_pendulum_v1_fleet, 0);

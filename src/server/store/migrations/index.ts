@@ -2,10 +2,12 @@
 // scanning a directory for .ts files would find nothing.
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
+import { enrolmentTokens } from './0002-enrolment-tokens.js';
 
 // Names sort in the order they apply; never rename or edit a shipped one.
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
+  '0002-enrolment-tokens': enrolmentTokens,
 };
 
 // staticMigrationProvider hands Kysely's Migrator a fixed set of migrations.
