@@ -48,7 +48,8 @@ export function decodeSigned(bytes: Uint8Array, maxBytes: number, what: string):
 }
 
 // checkEnvelope applies the size and signature-count limits to an already
-// decoded envelope (one that arrived inside another message).
+// decoded envelope (one that arrived inside another message): a body of 1 to
+// `maxBytes` bytes and 1 to `maxSignatures` signatures.
 export function checkEnvelope(signed: Signed, maxBytes: number, what: string): void {
   if (signed.body.length > maxBytes) {
     throw new PendulumError(
@@ -72,6 +73,13 @@ export function checkEnvelope(signed: Signed, maxBytes: number, what: string): v
         context: { document: what },
       },
     );
+  }
+  // An unsigned envelope is a draft for `pendulum trust sign`, never a document
+  // to load; refuse it before any key is looked at.
+  if (signed.signatures.length === 0) {
+    throw new PendulumError('MALFORMED', `${what} carries no signatures`, {
+      context: { document: what, field: 'signatures' },
+    });
   }
 }
 

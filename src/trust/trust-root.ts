@@ -16,7 +16,8 @@ import { verifyThreshold } from './signatures.js';
 // A trust root larger than this is refused before it is parsed.
 export const maxTrustRootBytes = 64 * 1024;
 
-export interface VerifiedTrustRoot {
+// What a trust root body says, checked for consistency but not for signatures.
+export interface TrustRootContent {
   readonly version: number;
   readonly expiresAt: Date;
   readonly vendorId: string;
@@ -24,11 +25,14 @@ export interface VerifiedTrustRoot {
   readonly rootThreshold: number;
   readonly releaseKeys: readonly PublicKeyInfo[];
   readonly releaseThreshold: number;
+}
+
+export interface VerifiedTrustRoot extends TrustRootContent {
   // The envelope as received, to store and serve unchanged.
   readonly signed: Signed;
 }
 
-const docType = 'pendulum.v1.TrustRoot';
+export const trustRootType = 'pendulum.v1.TrustRoot';
 
 // verifyPinnedTrustRoot checks a root trusted out of band (provisioned on the
 // device, or the server's first): signed by a threshold of its own root keys.
@@ -37,7 +41,7 @@ export function verifyPinnedTrustRoot(signed: Signed): VerifiedTrustRoot {
   checkEnvelope(signed, maxTrustRootBytes, 'trust root');
   const root = decodeTrustRoot(signed, 'trust root');
   verifyThreshold(
-    docType,
+    trustRootType,
     signed,
     root.rootKeys,
     root.rootThreshold,
@@ -60,7 +64,7 @@ export function updateTrustRoot(
     checkEnvelope(signed, maxTrustRootBytes, 'trust root');
     const what = `trust root after v${trusted.version}`;
     verifyThreshold(
-      docType,
+      trustRootType,
       signed,
       trusted.rootKeys,
       trusted.rootThreshold,
@@ -68,50 +72,69 @@ export function updateTrustRoot(
     );
     const next = decodeTrustRoot(signed, what);
     verifyThreshold(
-      docType,
+      trustRootType,
       signed,
       next.rootKeys,
       next.rootThreshold,
       `trust root v${next.version} (signed by its own keys)`,
     );
-    if (next.version !== trusted.version + 1) {
-      throw new PendulumError(
-        'ROLLBACK_REJECTED',
-        `trust root v${next.version} does not follow v${trusted.version}`,
-        {
-          context: { trusted: trusted.version, offered: next.version },
-        },
-      );
-    }
-    if (next.vendorId !== trusted.vendorId) {
-      throw new PendulumError(
-        'INCOMPATIBLE',
-        `trust root v${next.version} is for vendor "${next.vendorId}", not "${trusted.vendorId}"`,
-        {
-          context: { field: 'vendor_id' },
-        },
-      );
-    }
+    checkSuccession(trusted, next);
     trusted = next;
   }
-  if (trusted.expiresAt.getTime() <= now.getTime()) {
-    throw new PendulumError(
-      'EXPIRED',
-      `trust root v${trusted.version} expired at ${trusted.expiresAt.toISOString()}`,
-      {
-        context: { version: trusted.version, expires: trusted.expiresAt.toISOString() },
-      },
-    );
-  }
+  checkUnexpired(trusted, now);
   return trusted;
 }
 
-// decodeTrustRoot parses and checks the body of a root envelope; it does not
-// check signatures.
+// checkSuccession throws unless `next` can follow `trusted`, whoever signed
+// it: the next version (TUF 5.3.5), for the same vendor.
+export function checkSuccession(trusted: TrustRootContent, next: TrustRootContent): void {
+  if (next.version !== trusted.version + 1) {
+    throw new PendulumError(
+      'ROLLBACK_REJECTED',
+      `trust root v${next.version} does not follow v${trusted.version}`,
+      {
+        context: { trusted: trusted.version, offered: next.version },
+      },
+    );
+  }
+  if (next.vendorId !== trusted.vendorId) {
+    throw new PendulumError(
+      'INCOMPATIBLE',
+      `trust root v${next.version} is for vendor "${next.vendorId}", not "${trusted.vendorId}"`,
+      {
+        context: { field: 'vendor_id' },
+      },
+    );
+  }
+}
+
+// checkUnexpired throws EXPIRED for a root at or past its expiry (TUF 5.3.10).
+export function checkUnexpired(root: TrustRootContent, now: Date): void {
+  if (root.expiresAt.getTime() <= now.getTime()) {
+    throw new PendulumError(
+      'EXPIRED',
+      `trust root v${root.version} expired at ${root.expiresAt.toISOString()}`,
+      {
+        context: { version: root.version, expires: root.expiresAt.toISOString() },
+      },
+    );
+  }
+}
+
+// decodeTrustRoot loads a root envelope that was verified before (the agent's
+// journal, the server's store): it checks the envelope's limits (a body, at
+// least one signature) and the body's consistency, but not the signatures.
 export function decodeTrustRoot(signed: Signed, what: string): VerifiedTrustRoot {
+  checkEnvelope(signed, maxTrustRootBytes, what);
+  return { ...decodeTrustRootBody(signed.body, what), signed };
+}
+
+// decodeTrustRootBody parses and checks a root body: a version, an expiry, a
+// vendor, non-empty key lists without repeats, thresholds from 1 to the keys.
+export function decodeTrustRootBody(body: Uint8Array, what: string): TrustRootContent {
   let root: TrustRoot;
   try {
-    root = fromBinary(TrustRootSchema, signed.body);
+    root = fromBinary(TrustRootSchema, body);
   } catch (error) {
     throw new PendulumError('MALFORMED', `${what} body does not decode`, { cause: error });
   }
@@ -144,7 +167,6 @@ export function decodeTrustRoot(signed: Signed, what: string): VerifiedTrustRoot
     rootThreshold: root.rootThreshold,
     releaseKeys,
     releaseThreshold: root.releaseThreshold,
-    signed,
   };
 }
 

@@ -32,8 +32,16 @@ describe('envelope', () => {
   });
 
   it('accepts an envelope exactly at the limit', () => {
-    const bytes = encodeSigned(createSigned(body, []));
+    const bytes = encodeSigned(signDocument('pendulum.v1.Manifest', body, keys(1)));
     expect(decodeSigned(bytes, bytes.length, 'manifest').body).toEqual(body);
+  });
+
+  it('rejects an envelope with an empty signature list as malformed', () => {
+    const error = thrown(() =>
+      decodeSigned(encodeSigned(createSigned(body, [])), 1024, 'manifest'),
+    );
+    expect(error.code).toBe('MALFORMED');
+    expect(error.context).toMatchObject({ document: 'manifest', field: 'signatures' });
   });
 
   it('refuses an already-decoded envelope whose body is above the limit', () => {

@@ -85,12 +85,12 @@ describe('verifyManifest', () => {
       );
     });
 
-    it('rejects a manifest with no signatures', () => {
+    it('rejects a manifest with an empty signature list as malformed', () => {
       const world = createWorld();
       const signed = signedManifest(world, {}, []);
-      expect(thrown(() => verifyManifest(signed, world.root, devicePolicy())).code).toBe(
-        'UNTRUSTED_KEY',
-      );
+      const error = thrown(() => verifyManifest(signed, world.root, devicePolicy()));
+      expect(error.code).toBe('MALFORMED');
+      expect(error.context.field).toBe('signatures');
     });
 
     it('counts two signatures by the same key once', () => {

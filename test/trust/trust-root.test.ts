@@ -10,6 +10,7 @@ import { encodeTrustRoot, signManifest, signTrustRoot } from '../../src/trust/au
 import { createSigned } from '../../src/trust/envelope.js';
 import type { KeyPair } from '../../src/trust/keys.js';
 import {
+  decodeTrustRoot,
   maxTrustRootBytes,
   updateTrustRoot,
   verifyPinnedTrustRoot,
@@ -106,6 +107,14 @@ describe('verifyPinnedTrustRoot', () => {
     expect(error.context.field).toBe('root_keys[1]');
   });
 
+  it('rejects a pinned root with an empty signature list as malformed', () => {
+    const world = createWorld();
+    const unsigned = createSigned(world.rootSigned.body, []);
+    const error = thrown(() => verifyPinnedTrustRoot(unsigned));
+    expect(error.code).toBe('MALFORMED');
+    expect(error.context.field).toBe('signatures');
+  });
+
   it('rejects a pinned root whose body was altered after signing', () => {
     const world = createWorld();
     const altered = createSigned(
@@ -162,6 +171,21 @@ describe('verifyPinnedTrustRoot', () => {
         r.releaseKeys = [];
       },
       'release_keys',
+    ],
+    [
+      'no root keys',
+      (r) => {
+        r.rootKeys = [];
+      },
+      'root_keys',
+    ],
+    [
+      'a release key listed twice',
+      (r) => {
+        const key = r.releaseKeys[0];
+        if (key) r.releaseKeys.push(create(PublicKeySchema, key));
+      },
+      'release_keys[1]',
     ],
     [
       'a root threshold of 0',
@@ -350,6 +374,95 @@ describe('updateTrustRoot', () => {
     expect(thrown(() => updateTrustRoot(world.root, [garbage], now)).code).toBe('UNTRUSTED_KEY');
   });
 
+  it('rejects a new root with an empty signature list as malformed', () => {
+    const world = createWorld();
+    const v2 = nextRoot(world.rootKeys, 2);
+    const error = thrown(() =>
+      updateTrustRoot(world.root, [createSigned(v2.signed.body, [])], now),
+    );
+    expect(error.code).toBe('MALFORMED');
+    expect(error.context.field).toBe('signatures');
+  });
+
+  it('rejects a fork: another root with the trusted version, signed by the current keys', () => {
+    const world = createWorld();
+    const fork = nextRoot(world.rootKeys, 1);
+    expect(thrown(() => updateTrustRoot(world.root, [fork.signed], now)).code).toBe(
+      'ROLLBACK_REJECTED',
+    );
+  });
+
+  it('rejects a new root that keeps an old key but is signed by it alone, short of its own threshold', () => {
+    const world = createWorld();
+    const [added] = keys(1);
+    if (!added) throw new Error('no keys');
+    const spec = trustRootSpec([...world.rootKeys, added], keys(1), {
+      version: 2,
+      rootThreshold: 2,
+    });
+    const error = thrown(() =>
+      updateTrustRoot(world.root, [signedRoot(spec, world.rootKeys)], now),
+    );
+    expect(error.code).toBe('THRESHOLD_NOT_MET');
+    expect(error.context).toMatchObject({ valid: 1, threshold: 2 });
+    expect(
+      updateTrustRoot(world.root, [signedRoot(spec, [...world.rootKeys, added])], now).version,
+    ).toBe(2);
+  });
+
+  it('lets a key listed in both roots count toward both thresholds', () => {
+    const world = createWorld();
+    const spec = trustRootSpec([...world.rootKeys, ...keys(1)], keys(1), { version: 2 });
+    expect(updateTrustRoot(world.root, [signedRoot(spec, world.rootKeys)], now).version).toBe(2);
+  });
+
+  it('survives a two-step rotation v1 → v2 → v3 in which v3 no longer lists any v1 key', () => {
+    // v1: {a} 1-of-1. v2: {a, b, c} 2-of-3. v3: {b, c, d} 2-of-3, without a.
+    const world = createWorld();
+    const [a] = world.rootKeys;
+    const [b, c, d] = keys(3);
+    if (!a || !b || !c || !d) throw new Error('no keys');
+    const v2 = signedRoot(trustRootSpec([a, b, c], keys(1), { version: 2, rootThreshold: 2 }), [
+      a,
+      b,
+    ]);
+    const v3 = signedRoot(trustRootSpec([b, c, d], keys(1), { version: 3, rootThreshold: 2 }), [
+      b,
+      c,
+    ]);
+    const newest = updateTrustRoot(world.root, [v2, v3], now);
+    expect(newest.version).toBe(3);
+    expect(newest.rootKeys.map((key) => key.keyId)).not.toContain(a.keyId);
+
+    // From then on a, the retired v1 key, counts for nothing: a v4 signed by
+    // a and b carries one of the two v3 signatures it needs.
+    const v4ByA = signedRoot(trustRootSpec([a, b], keys(1), { version: 4, rootThreshold: 1 }), [
+      a,
+      b,
+    ]);
+    const error = thrown(() => updateTrustRoot(newest, [v4ByA], now));
+    expect(error.code).toBe('THRESHOLD_NOT_MET');
+    expect(error.context).toMatchObject({ valid: 1, threshold: 2 });
+  });
+
+  it('rejects a v3 that only the v1 keys signed, once v2 has replaced them', () => {
+    const world = createWorld();
+    const { v2 } = rotation(world);
+    const v3 = nextRoot(world.rootKeys, 3);
+    expect(thrown(() => updateTrustRoot(world.root, [v2.signed, v3.signed], now)).code).toBe(
+      'UNTRUSTED_KEY',
+    );
+  });
+
+  it('rejects a chain that skips a version in the middle (v1 → v2 → v4)', () => {
+    const world = createWorld();
+    const { v2 } = rotation(world);
+    const v4 = nextRoot(v2.own, 4);
+    expect(thrown(() => updateTrustRoot(world.root, [v2.signed, v4.signed], now)).code).toBe(
+      'ROLLBACK_REJECTED',
+    );
+  });
+
   it('rejects a new root whose body was altered after signing', () => {
     const world = createWorld();
     const v2 = nextRoot(world.rootKeys, 2);
@@ -358,5 +471,35 @@ describe('updateTrustRoot', () => {
     expect(thrown(() => updateTrustRoot(world.root, [altered], now)).code).toBe(
       'SIGNATURE_INVALID',
     );
+  });
+});
+
+describe('decodeTrustRoot (a root loaded from the agent journal or the server store)', () => {
+  it('loads a root that was verified before', () => {
+    const world = createWorld();
+    expect(decodeTrustRoot(world.rootSigned, 'journal trust root').version).toBe(1);
+  });
+
+  it('rejects a stored root with an empty signature list as malformed', () => {
+    const world = createWorld();
+    const error = thrown(() =>
+      decodeTrustRoot(createSigned(world.rootSigned.body, []), 'stored trust root'),
+    );
+    expect(error.code).toBe('MALFORMED');
+    expect(error.message).toContain('stored trust root');
+    expect(error.context.field).toBe('signatures');
+  });
+
+  it.each([
+    ['root_threshold', (r: TrustRoot) => Object.assign(r, { rootThreshold: 0 })],
+    ['release_threshold', (r: TrustRoot) => Object.assign(r, { releaseThreshold: 0 })],
+  ])('rejects a stored root with a %s of 0', (field, mutate) => {
+    const world = createWorld();
+    const body = rootBody(world.rootSpec, mutate);
+    const error = thrown(() =>
+      decodeTrustRoot(signTrustRoot(body, world.rootKeys), 'stored trust root'),
+    );
+    expect(error.code).toBe('MALFORMED');
+    expect(error.context.field).toBe(field);
   });
 });
