@@ -43,6 +43,45 @@ export function verifyBytes(
   return nacl.sign.detached.verify(message, signature, publicKey);
 }
 
+// What the signatures on an envelope amount to against a list of trusted keys.
+export interface SignatureStatus {
+  // Trusted keys with a signature that verifies, each once.
+  readonly valid: readonly string[];
+  // Trusted keys that left signatures, none of which verifies.
+  readonly invalid: readonly string[];
+  // Keys that signed but are not trusted here, each once.
+  readonly untrusted: readonly string[];
+  readonly threshold: number;
+}
+
+// signatureStatus sorts the signatures on an envelope by trusted keys into
+// valid and invalid ones. Several signatures by one key count once (TUF 5.3.4).
+export function signatureStatus(
+  type: DocumentType,
+  signed: Signed,
+  trusted: readonly PublicKeyInfo[],
+  threshold: number,
+): SignatureStatus {
+  const message = preAuthEncoding(type, signed.body);
+  const byId = new Map(trusted.map((key) => [key.keyId, key]));
+  const valid = new Set<string>();
+  const failed = new Set<string>();
+  const untrusted = new Set<string>();
+  for (const signature of signed.signatures) {
+    const key = byId.get(signature.keyId);
+    if (key === undefined) untrusted.add(signature.keyId);
+    else if (valid.has(key.keyId)) continue;
+    else if (verifyBytes(message, signature.sig, key.publicKey)) valid.add(key.keyId);
+    else failed.add(key.keyId);
+  }
+  return {
+    valid: [...valid],
+    invalid: [...failed].filter((keyId) => !valid.has(keyId)),
+    untrusted: [...untrusted],
+    threshold,
+  };
+}
+
 // verifyThreshold checks that at least `threshold` distinct trusted keys signed
 // the envelope and returns their key ids. Signatures by unknown keys are
 // ignored; several signatures by one key count once (TUF 5.3.4).
@@ -58,27 +97,18 @@ export function verifyThreshold(
     Number.isInteger(threshold) && threshold >= 1,
     `${what}: signature threshold ${threshold} is below 1`,
   );
-  const message = preAuthEncoding(type, signed.body);
-  const byId = new Map(trusted.map((key) => [key.keyId, key]));
-  const valid = new Set<string>();
-  let failedTrusted = 0;
-  for (const signature of signed.signatures) {
-    const key = byId.get(signature.keyId);
-    if (key === undefined) continue;
-    if (valid.has(key.keyId)) continue;
-    if (verifyBytes(message, signature.sig, key.publicKey)) valid.add(key.keyId);
-    else failedTrusted++;
-  }
-  if (valid.size >= threshold) return [...valid];
-  const context = { document: what, valid: valid.size, threshold };
-  if (failedTrusted > 0) {
+  const status = signatureStatus(type, signed, trusted, threshold);
+  const valid = status.valid.length;
+  if (valid >= threshold) return [...status.valid];
+  const context = { document: what, valid, threshold };
+  if (status.invalid.length > 0) {
     throw new PendulumError(
       'SIGNATURE_INVALID',
       `${what}: a signature by a trusted key does not verify (the document was altered or mis-signed)`,
       { context },
     );
   }
-  if (valid.size === 0) {
+  if (valid === 0) {
     throw new PendulumError('UNTRUSTED_KEY', `${what} is not signed by any trusted key`, {
       context: {
         ...context,
@@ -88,7 +118,7 @@ export function verifyThreshold(
   }
   throw new PendulumError(
     'THRESHOLD_NOT_MET',
-    `${what} has valid signatures by ${valid.size} distinct trusted key(s); ${threshold} required`,
+    `${what} has valid signatures by ${valid} distinct trusted key(s); ${threshold} required`,
     { context },
   );
 }

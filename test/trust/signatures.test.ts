@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../src/errors.js';
 import { SignatureSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { createSigned } from '../../src/trust/envelope.js';
-import { signDocument, verifyThreshold } from '../../src/trust/signatures.js';
+import { signatureStatus, signDocument, verifyThreshold } from '../../src/trust/signatures.js';
 import { keys, publicInfo, thrown } from './fixtures.js';
 
 const body = new TextEncoder().encode('a document');
@@ -65,5 +65,37 @@ describe('verifyThreshold', () => {
     expect(verifyThreshold('pendulum.v1.Manifest', signed, [publicInfo(a)], 1, 'doc')).toEqual([
       a.keyId,
     ]);
+  });
+});
+
+describe('signatureStatus', () => {
+  it('sorts signatures into valid, invalid and untrusted, each key once', () => {
+    const [good, bad, stranger] = keys(3);
+    if (!good || !bad || !stranger) throw new Error('no keys');
+    const signed = signDocument('pendulum.v1.Manifest', body, [good, good, stranger]);
+    signed.signatures.push(create(SignatureSchema, { keyId: bad.keyId, sig: new Uint8Array(64) }));
+    expect(
+      signatureStatus('pendulum.v1.Manifest', signed, [publicInfo(good), publicInfo(bad)], 2),
+    ).toEqual({
+      valid: [good.keyId],
+      invalid: [bad.keyId],
+      untrusted: [stranger.keyId],
+      threshold: 2,
+    });
+  });
+
+  it('does not call a key invalid when another of its signatures verifies', () => {
+    const [a] = keys(1);
+    if (!a) throw new Error('no key');
+    const good = signDocument('pendulum.v1.Manifest', body, [a]);
+    const bad = create(SignatureSchema, { keyId: a.keyId, sig: new Uint8Array(64) });
+    const status = signatureStatus(
+      'pendulum.v1.Manifest',
+      createSigned(body, [bad, ...good.signatures]),
+      [publicInfo(a)],
+      1,
+    );
+    expect(status.valid).toEqual([a.keyId]);
+    expect(status.invalid).toEqual([]);
   });
 });
