@@ -2,11 +2,12 @@
 // with errors that name them, and how failures are printed.
 import { readFile } from 'node:fs/promises';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { Client as GrpcClient } from '@grpc/grpc-js';
 import { type Command, Option } from 'commander';
 import { InvariantError, PendulumError } from '../errors.js';
 import { bearer } from '../rpc/auth.js';
 import { createClient } from '../rpc/client.js';
+import { clientTransport } from '../rpc/transport.js';
 import type { Client } from '../rpc/types.js';
 
 export interface ConnectionOptions {
@@ -42,11 +43,13 @@ export async function connect<S extends GenServiceMethods>(
       'no API token: pass --token or set PENDULUM_TOKEN (the server printed an admin token on its first start)',
     );
   }
-  const creds =
-    options.ca === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(Buffer.from(await readText(options.ca)));
-  const channel = new GrpcClient(options.server, creds, {
+  const transport = await clientTransport(
+    options.server,
+    options.ca === undefined ? {} : { ca: options.ca },
+    '--ca (or PENDULUM_CA)',
+  );
+  const channel = new GrpcClient(options.server, transport.credentials, {
+    ...transport.options,
     'grpc.max_send_message_length': 8 * 1024 * 1024,
   });
   const token = options.token;

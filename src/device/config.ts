@@ -68,6 +68,13 @@ export const agentConfigSchema = z
         address: z.string().min(1),
         // PEM CA bundle; when set the agent speaks TLS and checks the server against it.
         ca: z.string().optional(),
+        // PEM certificate the server must present exactly (instead of, or with, a CA).
+        pinned_cert: z.string().optional(),
+        // The name the server's certificate carries, when `address` is not it.
+        tls_name: z.string().min(1).optional(),
+        // PEM certificate and key for servers that require mutual TLS.
+        client_cert: z.string().optional(),
+        client_key: z.string().optional(),
         // Deadline of each unary call.
         call_timeout: duration.default('30s'),
         // Largest gRPC message the agent reads (an offer, or one download chunk).
@@ -158,6 +165,11 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
     server: {
       ...config.server,
       ca: config.server.ca === undefined ? undefined : at(config.server.ca),
+      pinned_cert:
+        config.server.pinned_cert === undefined ? undefined : at(config.server.pinned_cert),
+      client_cert:
+        config.server.client_cert === undefined ? undefined : at(config.server.client_cert),
+      client_key: config.server.client_key === undefined ? undefined : at(config.server.client_key),
     },
     device: {
       ...config.device,

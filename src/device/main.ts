@@ -55,6 +55,12 @@ export async function runAgentFromConfig(
   const source = await createGrpcSource({
     address: config.server.address,
     caFile: config.server.ca,
+    tls: {
+      ...(config.server.pinned_cert === undefined ? {} : { pinnedCert: config.server.pinned_cert }),
+      ...(config.server.tls_name === undefined ? {} : { name: config.server.tls_name }),
+      ...(config.server.client_cert === undefined ? {} : { clientCert: config.server.client_cert }),
+      ...(config.server.client_key === undefined ? {} : { clientKey: config.server.client_key }),
+    },
     key,
     classId: config.device.class_id,
     enrolmentToken: config.device.enrolment_token,

@@ -11,9 +11,14 @@ export const serverConfigSchema = z
     data_dir: z.string().min(1).default('./pendulum-data'),
     // host:port to listen on; port 0 lets the OS choose.
     listen: z.string().min(1).default('127.0.0.1:7443'),
-    // PEM files; both or neither. Without them the server speaks plaintext
-    // (fine on loopback or behind a TLS-terminating proxy).
-    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    // PEM files. Without them the server speaks plaintext, which it allows
+    // only when listening on loopback (development, or behind a local
+    // TLS-terminating proxy). With `client_ca`, every client must present a
+    // certificate signed by it (mutual TLS), on top of its token.
+    tls: z
+      .object({ cert: z.string(), key: z.string(), client_ca: z.string().optional() })
+      .strict()
+      .optional(),
     // What happens to a device that authenticates for the first time with a
     // key that was not preauthorized and without an enrolment token:
     // "pending" waits for `pendulum devices accept`; "accept" admits any

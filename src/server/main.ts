@@ -9,6 +9,7 @@ import { FleetService, file_pendulum_v1_fleet } from '../gen/pendulum/v1/fleet_p
 import { file_pendulum_v1_publisher, PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
 import { addIntrospection } from '../rpc/introspection.js';
 import { addService } from '../rpc/server.js';
+import { addressHost, isLoopbackHost } from '../rpc/transport.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
 import { dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -43,6 +44,15 @@ export async function startServer(
   const now = options.now ?? (() => new Date());
   const log =
     options.log ?? pino({ level: config.log_level }, pino.destination({ fd: 2, sync: true }));
+  const listenHost = addressHost(config.listen);
+  // Tokens and offers in the clear are anyone's: plaintext stays on this machine.
+  if (config.tls === undefined && !isLoopbackHost(listenHost)) {
+    throw new PendulumError(
+      'CONFIG_INVALID',
+      `refusing to serve plaintext on ${config.listen}: only a loopback address may go without TLS; configure [tls] cert and key`,
+      { context: { field: 'listen' } },
+    );
+  }
   const paths = dataPaths(config);
   await mkdir(config.data_dir, { recursive: true }).catch((error: unknown) => {
     throw new PendulumError(
@@ -109,6 +119,12 @@ export async function startServer(
     { address, dataDir: config.data_dir, tls: config.tls !== undefined },
     'pendulum server listening',
   );
+  if (config.tls === undefined) {
+    log.warn(
+      { address, tls: false },
+      'PLAINTEXT: no TLS configured; serving loopback only. Fine for development or behind a local TLS-terminating proxy, never for devices on a network',
+    );
+  }
   if (config.admission === 'accept') {
     log.warn(
       { admission: 'accept' },
@@ -139,18 +155,14 @@ export async function startServer(
 }
 
 async function bind(server: Server, config: ServerConfig): Promise<number> {
+  const { tls } = config;
   const credentials =
-    config.tls === undefined
+    tls === undefined
       ? ServerCredentials.createInsecure()
       : ServerCredentials.createSsl(
-          null,
-          [
-            {
-              private_key: await readFile(config.tls.key),
-              cert_chain: await readFile(config.tls.cert),
-            },
-          ],
-          false,
+          tls.client_ca === undefined ? null : await readFile(tls.client_ca),
+          [{ private_key: await readFile(tls.key), cert_chain: await readFile(tls.cert) }],
+          tls.client_ca !== undefined,
         );
   return new Promise((resolve, reject) => {
     server.bindAsync(config.listen, credentials, (error, port) => {

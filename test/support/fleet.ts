@@ -2,7 +2,7 @@
 // a trust root, and ways to publish releases — honestly, or as a compromised
 // server that skips its own checks.
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
@@ -50,9 +50,14 @@ export interface Fleet {
 // startFleet starts a server with a data directory under `dir`.
 export async function startFleet(
   dir: string,
-  options: { releaseThreshold?: number } = {},
+  options: {
+    releaseThreshold?: number;
+    // Serve TLS with this certificate (for name "localhost"); the fleet's own clients trust it.
+    tls?: { cert: string; key: string };
+  } = {},
 ): Promise<Fleet> {
   const config = defaultServerConfig({
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     data_dir: join(dir, 'server'),
     listen: '127.0.0.1:0',
     poll_interval: '1s',
@@ -63,7 +68,13 @@ export async function startFleet(
   const server = await startServer(config, { log: pino({ level: 'silent' }) });
   const token = server.adminToken;
   if (token === undefined) throw new Error('no admin token on first start');
-  const channel = new GrpcClient(server.address, credentials.createInsecure());
+  const channel =
+    options.tls === undefined
+      ? new GrpcClient(server.address, credentials.createInsecure())
+      : new GrpcClient(
+          `localhost:${server.port}`,
+          credentials.createSsl(await readFile(options.tls.cert)),
+        );
   const publisher = createClient(PublisherService, channel, () => bearer(token));
   const fleet = createClient(FleetService, channel, () => bearer(token));
 

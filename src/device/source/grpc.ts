@@ -1,12 +1,12 @@
 // The server as an update source: authenticates with the device key, keeps
 // the short-lived token, and authenticates again when it is refused.
-import { readFile } from 'node:fs/promises';
 import { durationMs } from '@bufbuild/protobuf/wkt';
-import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { Client as GrpcClient } from '@grpc/grpc-js';
 import { isPendulumError } from '../../errors.js';
 import { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
 import { bearer } from '../../rpc/auth.js';
 import { createClient } from '../../rpc/client.js';
+import { type ClientTlsFiles, clientTransport } from '../../rpc/transport.js';
 import { type KeyPair, signDeviceAuth } from '../../trust/index.js';
 import { deploymentStateToWire, slotToWire } from '../../wire/enums.js';
 import type { UpdateSource } from './source.js';
@@ -14,6 +14,9 @@ import type { UpdateSource } from './source.js';
 export interface GrpcSourceOptions {
   readonly address: string;
   readonly caFile: string | undefined;
+  // A pinned server certificate, a TLS name override and a client
+  // certificate for mutual TLS (see src/rpc/transport.ts).
+  readonly tls?: Omit<ClientTlsFiles, 'ca'>;
   readonly key: KeyPair;
   readonly classId: string;
   // Admits the device on its first authentication (FleetService.CreateEnrolmentToken).
@@ -30,11 +33,13 @@ const downloadWindowBytes = 4 * 1024 * 1024;
 export async function createGrpcSource(
   options: GrpcSourceOptions,
 ): Promise<UpdateSource & { readonly deviceId: string }> {
-  const creds =
-    options.caFile === undefined
-      ? credentials.createInsecure()
-      : credentials.createSsl(await readFile(options.caFile));
-  const channel = new GrpcClient(options.address, creds, {
+  const transport = await clientTransport(
+    options.address,
+    { ...options.tls, ...(options.caFile === undefined ? {} : { ca: options.caFile }) },
+    'server.ca or server.pinned_cert',
+  );
+  const channel = new GrpcClient(options.address, transport.credentials, {
+    ...transport.options,
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.keepalive_time_ms': 60_000,
     // HTTP/2's default 64 KiB receive window means a window update round trip

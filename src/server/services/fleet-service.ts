@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { durationMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../../errors.js';
 import type { DeviceSchema, FleetService, RolloutSchema } from '../../gen/pendulum/v1/fleet_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
@@ -193,11 +193,6 @@ function requireClassId(classId: string): string {
     });
   }
   return classId;
-}
-
-// durationMs converts a protobuf Duration to milliseconds.
-function durationMs(duration: { seconds: bigint; nanos: number }): number {
-  return Number(duration.seconds) * 1000 + Math.floor(duration.nanos / 1e6);
 }
 
 type StoredRollout = {

@@ -42,6 +42,7 @@ function agentToml(arch: Arch, classId: string): string {
 
 [server]
 address = "${guestServerAddress}"
+pinned_cert = "/data/server.crt"
 call_timeout = "30s"
 
 [device]
@@ -99,6 +100,8 @@ async function run(command: string, args: readonly string[]): Promise<string> {
 export async function makeGuest(options: {
   readonly artifacts: Artifacts;
   readonly fleet: Fleet;
+  // The server's certificate, which the device pins.
+  readonly serverCert: string;
   readonly dir: string;
   readonly classId: string;
 }): Promise<Guest> {
@@ -108,6 +111,7 @@ export async function makeGuest(options: {
   await mkdir(join(staging, 'pendulum'), { recursive: true });
   await writeFile(join(staging, 'agent.toml'), agentToml(arch, options.classId));
   await copyFile(fleet.trustRootFile, join(staging, 'root.json'));
+  await copyFile(options.serverCert, join(staging, 'server.crt'));
   if (arch === 'aarch64') {
     await writeFile(join(staging, 'fw_env.config'), '/boot/efi/uboot.env 0x0 0x4000\n');
   }
