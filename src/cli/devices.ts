@@ -33,19 +33,25 @@ export function registerDevices(program: Command): void {
       .description('list devices with their deployment history'),
   )
     .option('--class <id>', 'only this device class', '')
+    .option('--silent', 'only devices that stopped checking in', false)
     .option('--json', 'print JSON', false)
-    .action(async (options: ConnectionOptions & { class: string; json: boolean }) => {
-      const { client, close } = await connect(FleetService, options);
-      try {
-        const response = await client.listDevices({ classId: options.class });
-        if (options.json)
-          return print(toJsonString(ListDevicesResponseSchema, response, { prettySpaces: 2 }));
-        if (response.devices.length === 0) print('no devices');
-        for (const device of response.devices) printDevice(device);
-      } finally {
-        close();
-      }
-    });
+    .action(
+      async (options: ConnectionOptions & { class: string; silent: boolean; json: boolean }) => {
+        const { client, close } = await connect(FleetService, options);
+        try {
+          const response = await client.listDevices({
+            classId: options.class,
+            silentOnly: options.silent,
+          });
+          if (options.json)
+            return print(toJsonString(ListDevicesResponseSchema, response, { prettySpaces: 2 }));
+          if (response.devices.length === 0) print('no devices');
+          for (const device of response.devices) printDevice(device);
+        } finally {
+          close();
+        }
+      },
+    );
 
   const verbs = {
     accept: 'admit a device pending admission',
@@ -135,7 +141,7 @@ function printDevice(device: Device): void {
   const seen =
     device.lastSeen === undefined ? 'never' : timestampDate(device.lastSeen).toISOString();
   print(
-    `${device.id.slice(0, 16)}  class ${device.classId}  slot ${slot}  version ${device.installedVersion || '-'}  ${DeviceAdmission[device.admission].toLowerCase()}  agent ${device.agentState || '-'}  last seen ${seen}`,
+    `${device.id.slice(0, 16)}  class ${device.classId}  slot ${slot}  version ${device.installedVersion || '-'}  ${DeviceAdmission[device.admission].toLowerCase()}  agent ${device.agentState || '-'}  last seen ${seen}${device.silent ? '  SILENT' : ''}`,
   );
   for (const d of device.deployments) {
     const when = d.updated === undefined ? '' : timestampDate(d.updated).toISOString();

@@ -41,6 +41,9 @@ export const serverConfigSchema = z
     auth_clock_skew: duration.default('5m'),
     // How often devices are told to poll.
     poll_interval: duration.default('5m'),
+    // An admitted device that has not checked in for this many poll
+    // intervals is listed as silent.
+    silent_after_polls: z.number().int().min(1).default(3),
     // Payload bytes per Download message.
     download_chunk: size.default('1MiB'),
     // Largest payload the server accepts.

@@ -21,6 +21,9 @@ type Impl = ServiceImpl<(typeof FleetService)['method'], ApiPrincipal>;
 // createFleetService builds the FleetService handlers.
 export function createFleetService(ctx: ServerContext): Impl {
   const { store } = ctx;
+  // Devices last seen before this are silent.
+  const silentBefore = () =>
+    new Date(ctx.now().getTime() - ctx.config.silent_after_polls * ctx.config.poll_interval);
 
   // deviceView loads one device with its deployment history.
   const deviceView = async (id: string): Promise<MessageInitShape<typeof DeviceSchema>> => {
@@ -30,7 +33,7 @@ export function createFleetService(ctx: ServerContext): Impl {
         context: { field: 'device_id' },
       });
     const deployments = (await store.deployments.listForDevices([id])).get(id) ?? [];
-    return deviceToWire(device, deployments);
+    return deviceToWire(device, deployments, silentBefore());
   };
 
   const setAdmission = async (
@@ -113,7 +116,9 @@ export function createFleetService(ctx: ServerContext): Impl {
         request.classId === '' ? {} : { classId: request.classId },
       );
       const history = await store.deployments.listForDevices(devices.map((d) => d.id));
-      return { devices: devices.map((d) => deviceToWire(d, history.get(d.id) ?? [])) };
+      const before = silentBefore();
+      const listed = devices.map((d) => deviceToWire(d, history.get(d.id) ?? [], before));
+      return { devices: request.silentOnly ? listed.filter((d) => d.silent) : listed };
     },
 
     async acceptDevice(request, call) {
@@ -246,8 +251,14 @@ type StoredDeployment = {
 function deviceToWire(
   device: StoredDevice,
   deployments: readonly StoredDeployment[],
+  silentBefore: Date,
 ): MessageInitShape<typeof DeviceSchema> {
+  const silent =
+    device.admission === 'accepted' &&
+    device.lastSeenAt !== null &&
+    new Date(device.lastSeenAt) < silentBefore;
   return {
+    silent,
     id: device.id,
     classId: device.classId,
     admission: admissionToWire(device.admission),
