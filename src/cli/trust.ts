@@ -1,16 +1,15 @@
-// pendulum trust: make, inspect and install trust roots.
+// pendulum trust: make, rotate, sign, inspect and install trust roots.
 import type { Command } from 'commander';
 import { PendulumError } from '../errors.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
 import {
+  checkUnexpired,
   encodeTrustRoot,
   formatSignedFile,
   parsePublicKeyFile,
   parseSecretKeyFile,
-  parseSignedFile,
   signTrustRoot,
-  type VerifiedTrustRoot,
   verifyPinnedTrustRoot,
 } from '../trust/index.js';
 import {
@@ -22,6 +21,9 @@ import {
   withConnection,
 } from './common.js';
 import { expiryFrom } from './time-options.js';
+import { checkAsDevice, registerTrustCosign } from './trust-cosign.js';
+import { describeRoot, readCurrentRoot, readDocument } from './trust-report.js';
+import { registerTrustRotate } from './trust-rotate.js';
 
 interface InitOptions {
   vendor: string;
@@ -35,7 +37,7 @@ interface InitOptions {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-// registerTrust adds `trust init|show|push`.
+// registerTrust adds `trust init|rotate|sign|merge|verify|show|push`.
 export function registerTrust(program: Command): void {
   const trust = program
     .command('trust')
@@ -67,6 +69,8 @@ export function registerTrust(program: Command): void {
       const releaseKeys = await Promise.all(
         options.releaseKey.map(async (path) => parsePublicKeyFile(await readText(path), path)),
       );
+      requireDistinct('--root-key', options.rootKey, rootPairs);
+      requireDistinct('--release-key', options.releaseKey, releaseKeys);
       for (const [option, threshold, count] of [
         ['--root-threshold', options.rootThreshold, rootPairs.length],
         ['--release-threshold', options.releaseThreshold, releaseKeys.length],
@@ -96,32 +100,54 @@ export function registerTrust(program: Command): void {
       });
       const signed = signTrustRoot(body, rootPairs);
       // Refuse before writing: an expired root must not be left behind for someone to push.
-      const root = requireUnexpired(verifyPinnedTrustRoot(signed));
+      const root = verifyPinnedTrustRoot(signed);
+      checkUnexpired(root, new Date());
       await writeFileAtomic(options.out, formatSignedFile(signed));
       print(`wrote ${options.out}`);
-      describeRoot(root);
+      for (const line of describeRoot(root)) print(line);
     });
+
+  registerTrustRotate(trust);
+  registerTrustCosign(trust);
 
   trust
     .command('show <file>')
     .description('check a trust root is self-consistent and print it')
     .action(async (file: string) => {
-      describeRoot(
-        requireUnexpired(verifyPinnedTrustRoot(parseSignedFile(await readText(file), file))),
-      );
+      const root = await readCurrentRoot(file);
+      checkUnexpired(root, new Date());
+      for (const line of describeRoot(root)) print(line);
     });
 
   withConnection(
     trust
       .command('push <file>')
       .description(
-        'install a trust root on the server (admin token; new versions must be signed by the current root)',
+        'install a trust root on the server (admin token); it is first checked here as a device would check it',
+      )
+      .option(
+        '--current <root.json>',
+        'the trust root the server holds now; needed for a root above v1, which must follow it',
       ),
-  ).action(async (file: string, options: ConnectionOptions) => {
-    const signed = parseSignedFile(await readText(file), file);
+  ).action(async (file: string, options: ConnectionOptions & { current?: string }) => {
+    const doc = await readDocument(file);
+    if (doc.type !== 'pendulum.v1.TrustRoot') {
+      throw new PendulumError('INVALID_ARGUMENT', `${file} is a manifest, not a trust root`, {
+        context: { file },
+      });
+    }
+    // Refuse here, before anything is sent, what the server and devices would refuse.
+    const lines: string[] = [];
+    const current =
+      options.current === undefined ? undefined : await readCurrentRoot(options.current);
+    const verdict = checkAsDevice(doc, current, (line) => lines.push(line));
+    if (verdict.refusal !== undefined) {
+      for (const line of lines) print(line);
+      throw verdict.refusal.withPrefix(`not sent: ${verdict.subject} would refuse ${file}`);
+    }
     const { client, close } = await connect(PublisherService, options);
     try {
-      const response = await client.putTrustRoot({ trustRoot: signed });
+      const response = await client.putTrustRoot({ trustRoot: doc.signed });
       print(`server trusts root v${response.version}`);
     } finally {
       close();
@@ -129,23 +155,24 @@ export function registerTrust(program: Command): void {
   });
 }
 
-// requireUnexpired returns a root that has not expired yet, or throws EXPIRED.
-function requireUnexpired(root: VerifiedTrustRoot): VerifiedTrustRoot {
-  if (root.expiresAt.getTime() <= Date.now()) {
-    throw new PendulumError(
-      'EXPIRED',
-      `trust root v${root.version} expired at ${root.expiresAt.toISOString()}`,
-    );
+// requireDistinct refuses one key given twice under one option (the root it
+// would make lists a key twice, which every verifier refuses).
+function requireDistinct(
+  option: string,
+  paths: readonly string[],
+  keys: readonly { keyId: string }[],
+): void {
+  const seen = new Map<string, string>();
+  for (const [index, key] of keys.entries()) {
+    const path = paths[index] ?? option;
+    const earlier = seen.get(key.keyId);
+    if (earlier !== undefined) {
+      throw new PendulumError(
+        'INVALID_ARGUMENT',
+        `${option} ${path} is the same key as ${earlier} (${key.keyId.slice(0, 16)})`,
+        { context: { field: option, file: path } },
+      );
+    }
+    seen.set(key.keyId, path);
   }
-  return root;
-}
-
-function describeRoot(root: VerifiedTrustRoot): void {
-  print(
-    `trust root v${root.version} for vendor "${root.vendorId}", expires ${root.expiresAt.toISOString()}`,
-  );
-  print(`  root keys (${root.rootThreshold} of ${root.rootKeys.length}):`);
-  for (const key of root.rootKeys) print(`    ${key.keyId}  ${key.label}`);
-  print(`  release keys (${root.releaseThreshold} of ${root.releaseKeys.length}):`);
-  for (const key of root.releaseKeys) print(`    ${key.keyId}  ${key.label}`);
 }
