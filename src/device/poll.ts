@@ -4,8 +4,8 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
-import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
-import { decodeTrustRoot, type VerifiedTrustRoot } from '../trust/index.js';
+import { type Signed, SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
+import { decodeTrustRoot, updateTrustRoot, type VerifiedTrustRoot } from '../trust/index.js';
 import { flushOutbox, withReport } from './reporter.js';
 import { isTransient } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
@@ -18,7 +18,7 @@ export async function poll(rt: AgentRuntime): Promise<number | undefined> {
   await flushOutbox(rt);
   const booted = await rt.bootloader.booted();
   const root = trustedRoot(rt);
-  const { offer, pollIntervalMs } = await rt.source.checkIn(
+  const { offer, pollIntervalMs, trustRoots } = await rt.source.checkIn(
     {
       bootedSlot: booted,
       installedVersion: rt.state.committed.version,
@@ -30,7 +30,35 @@ export async function poll(rt: AgentRuntime): Promise<number | undefined> {
     rt.signal,
   );
   if (offer !== undefined) await accept(rt, offer, root, booted);
+  else if (trustRoots.length > 0) await adoptRoots(rt, root, trustRoots);
   return pollIntervalMs;
+}
+
+// adoptRoots walks newer trust roots sent without an offer (TUF 5.3) and
+// keeps the newest; a chain that does not verify changes nothing.
+async function adoptRoots(
+  rt: AgentRuntime,
+  current: VerifiedTrustRoot,
+  chain: readonly Signed[],
+): Promise<void> {
+  let root: VerifiedTrustRoot;
+  try {
+    root = updateTrustRoot(current, chain, new Date(rt.now()));
+  } catch (error) {
+    if (isTransient(error)) throw error;
+    const rejected = PendulumError.from(error);
+    rt.log.warn(
+      { code: rejected.code, current: current.version },
+      `trust root update rejected: ${rejected.message}`,
+    );
+    return;
+  }
+  if (root.version === current.version) return;
+  await rt.save({
+    ...rt.state,
+    trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
+  });
+  rt.log.info({ from: current.version, to: root.version }, 'trust root updated');
 }
 
 // trustedRoot is the newest trust root the agent has verified.

@@ -61,7 +61,7 @@ const failing = (calls: { n: number }, succeedAfter = Number.POSITIVE_INFINITY):
   async checkIn() {
     calls.n++;
     if (calls.n <= succeedAfter) throw new PendulumError('UNAVAILABLE', 'server down');
-    return { offer: undefined, pollIntervalMs: 30_000 };
+    return { offer: undefined, pollIntervalMs: 30_000, trustRoots: [] };
   },
   download: () => {
     throw new Error('not used');

@@ -39,7 +39,7 @@ export function createFakeSource(
     reports,
     downloadOffsets,
     async checkIn() {
-      return { offer: finished() ? undefined : offer, pollIntervalMs: 1000 };
+      return { offer: finished() ? undefined : offer, pollIntervalMs: 1000, trustRoots: [] };
     },
     async *download(_id, _payloadId, offset) {
       downloadOffsets.push(offset);

@@ -134,7 +134,44 @@ describe('trust root delivery', () => {
     expect((await device.journal()).committed.version).toBe('3.0.0');
   });
 
-  // The server sends newer roots only inside an offer (Offer.trust_roots), so a
-  // device with nothing to install keeps its old root until the next release.
-  it.todo('delivers a new root to a device that has nothing to install');
+  it('delivers a new root to a device that has nothing to install, at its next check-in', async () => {
+    const device = await makeDevice(at('device'), fleet);
+    await device.settle();
+    const root2 = generateKeyPair();
+    const v2 = rootDocument({
+      version: 2,
+      rootKeys: [root2],
+      releaseKeys: [fleet.releaseKey],
+      signers: [fleet.rootKey, root2],
+    });
+    await fleet.publisher.putTrustRoot({ trustRoot: v2 });
+
+    await device.runAgent();
+    expect((await journalRoot(device)).version).toBe(2);
+    expect((await device.journal()).committed.version).toBe('1.0.0');
+  });
+
+  it('keeps its root when a check-in brings a chain that does not verify', async () => {
+    const device = await makeDevice(at('device'), fleet);
+    await device.settle();
+    // Signed only by a key of its own, not by the device's current root keys.
+    const stranger = generateKeyPair();
+    const forged = rootDocument({
+      version: 2,
+      rootKeys: [stranger],
+      releaseKeys: [stranger],
+      signers: [stranger],
+    });
+    // A compromised server stores it without the checks PutTrustRoot makes.
+    await fleet.server.context.store.trustRoots.insert({
+      version: 2,
+      vendorId: 'acme',
+      signed: toBinary(SignedSchema, forged),
+      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      now: new Date(),
+    });
+
+    await device.runAgent();
+    expect((await journalRoot(device)).version).toBe(1);
+  });
 });

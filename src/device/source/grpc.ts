@@ -103,6 +103,7 @@ export async function createGrpcSource(
       );
       return {
         offer: response.offer,
+        trustRoots: response.trustRoots,
         pollIntervalMs:
           response.pollInterval === undefined ? undefined : durationMs(response.pollInterval),
       };

@@ -1,6 +1,8 @@
 // The update-source port: where offers and payloads come from (the server over
 // gRPC; later a local bundle file with the same verification).
+
 import type { Offer } from '../../gen/pendulum/v1/device_pb.js';
+import type { Signed } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { PendingReport } from '../agent-state.js';
 import type { SlotName } from '../slots/slot.js';
 
@@ -17,6 +19,8 @@ export interface CheckInResult {
   // Unverified: the agent verifies it before acting on it.
   readonly offer: Offer | undefined;
   readonly pollIntervalMs: number | undefined;
+  // Unverified: trust roots newer than the device's, oldest first.
+  readonly trustRoots: readonly Signed[];
 }
 
 export interface PayloadChunk {

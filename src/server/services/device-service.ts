@@ -121,8 +121,14 @@ export function createDeviceService(ctx: ServerContext): Impl {
         },
         ctx.now(),
       );
-      const offer = await offerFor(ctx, device, committedSequence, status?.trustRootVersion ?? 0);
-      return { offer, pollInterval: durationFromMs(config.poll_interval) };
+      const rootVersion = status?.trustRootVersion ?? 0;
+      const offer = await offerFor(ctx, device, committedSequence, rootVersion);
+      const roots = await store.trustRoots.after(rootVersion);
+      return {
+        offer,
+        pollInterval: durationFromMs(config.poll_interval),
+        trustRoots: roots.map((root) => fromBinary(SignedSchema, root.signed)),
+      };
     },
 
     async *download(request, call) {
