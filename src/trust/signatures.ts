@@ -40,7 +40,27 @@ export function verifyBytes(
     publicKey.length !== nacl.sign.publicKeyLength
   )
     return false;
+  // RFC 8032 5.1.7: S must be below the group order L. tweetnacl does not
+  // check it, so S + L would verify too: a second signature for the same key
+  // and body (malleability).
+  if (!isCanonicalScalar(signature.subarray(32))) return false;
   return nacl.sign.detached.verify(message, signature, publicKey);
+}
+
+// The order L of Ed25519's base point, little-endian, as the signature's S half is.
+const groupOrder = Uint8Array.from([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,
+]);
+
+// isCanonicalScalar: the 32-byte little-endian number is below L.
+function isCanonicalScalar(s: Uint8Array): boolean {
+  for (let i = 31; i >= 0; i--) {
+    const a = s[i] ?? 0;
+    const b = groupOrder[i] ?? 0;
+    if (a !== b) return a < b;
+  }
+  return false;
 }
 
 // What the signatures on an envelope amount to against a list of trusted keys.

@@ -1,11 +1,19 @@
 // Threshold verification (src/trust/signatures.ts), the one place signatures
 // are checked.
 import { create } from '@bufbuild/protobuf';
+import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
 import { InvariantError } from '../../src/errors.js';
 import { SignatureSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { createSigned } from '../../src/trust/envelope.js';
-import { signatureStatus, signDocument, verifyThreshold } from '../../src/trust/signatures.js';
+import { generateKeyPair } from '../../src/trust/keys.js';
+import {
+  signatureStatus,
+  signBytes,
+  signDocument,
+  verifyBytes,
+  verifyThreshold,
+} from '../../src/trust/signatures.js';
 import { keys, publicInfo, thrown } from './fixtures.js';
 
 const body = new TextEncoder().encode('a document');
@@ -97,5 +105,30 @@ describe('signatureStatus', () => {
     );
     expect(status.valid).toEqual([a.keyId]);
     expect(status.invalid).toEqual([]);
+  });
+});
+
+describe('verifyBytes', () => {
+  it('rejects a malleated signature whose S half had the group order added (RFC 8032 5.1.7)', () => {
+    const key = generateKeyPair();
+    const message = new TextEncoder().encode('pendulum-v1 test');
+    const signature = signBytes(message, key);
+    expect(verifyBytes(message, signature, key.publicKey)).toBe(true);
+    // S + L: the same point equation holds, so a lax verifier accepts it.
+    const order = [
+      0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+      0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    const malleated = Uint8Array.from(signature);
+    let carry = 0;
+    for (let i = 0; i < 32; i++) {
+      const sum = (malleated[32 + i] ?? 0) + (order[i] ?? 0) + carry;
+      malleated[32 + i] = sum & 0xff;
+      carry = sum >> 8;
+    }
+    // S < L < 2^253, so S + L still fits the 32 bytes.
+    expect(carry).toBe(0);
+    expect(nacl.sign.detached.verify(message, malleated, key.publicKey)).toBe(true);
+    expect(verifyBytes(message, malleated, key.publicKey)).toBe(false);
   });
 });
