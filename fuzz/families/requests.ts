@@ -1,13 +1,14 @@
 // Request messages: bytes off the wire through the server's own deserializer,
-// then through the real handlers. A decode failure leaves grpc-js as status
-// INTERNAL "Error deserializing request" before any handler runs; a handler
-// may only answer or refuse with a closed code.
+// then through the real handlers. Bytes that do not decode are refused with
+// INVALID_ARGUMENT before any handler runs; a handler may only answer or
+// refuse with a closed code.
 
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
+import { PendulumError } from '../../src/errors.js';
 import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
 import { SignedSchema, TrustRootSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
-import { methodDefinition } from '../../src/rpc/server.js';
+import { decoded, methodDefinition } from '../../src/rpc/server.js';
 import { sha256, toHex } from '../../src/trust/digest.js';
 import { corpus } from '../corpus.js';
 import { defineAsyncFamily, defineFamily } from '../family.js';
@@ -38,13 +39,17 @@ function decodeMethods(): RequestMethod[] {
   return methodsWithPlaceholders;
 }
 
-// decode runs the deserializer grpc-js is given for the method.
+// decode runs the deserializer grpc-js is given for the method, and the check
+// every handler makes of what it left.
 function decode(method: RequestMethod, bytes: Uint8Array): { message: unknown } | Outcome {
   try {
-    return {
-      message: methodDefinition(method.method, method.path).requestDeserialize(Buffer.from(bytes)),
-    };
+    const message = methodDefinition(method.method, method.path).requestDeserialize(
+      Buffer.from(bytes),
+    );
+    return { message: decoded(message) };
   } catch (error) {
+    if (error instanceof PendulumError && error.code === 'INVALID_ARGUMENT')
+      return { verdict: 'refused', detail: 'undecodable request' };
     return decodeRefusal(error);
   }
 }
@@ -103,7 +108,7 @@ function knownValues(harness: ServerHarness): KnownValues {
 export const requestDecode = defineFamily({
   name: 'request-decode',
   defends:
-    "the server's request deserializers only ever decode or throw a protobuf decode error, never crash or hang",
+    "the server's request deserializers decode or refuse with INVALID_ARGUMENT, never crash or hang",
   share: 150,
   testRuns: 3000,
   arbitrary: () => requestInput(decodeMethods(), 1),

@@ -69,11 +69,43 @@ export function methodDefinition(
       method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.input, create(method.input, value as never))),
-    requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+    requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
     responseSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.output, create(method.output, value as never))),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
+}
+
+// Undecodable stands in for a request whose bytes do not decode: grpc-js
+// answers a throwing deserializer with a bare INTERNAL before any handler
+// runs, so the handler refuses it instead, with a code the caller can act on.
+class Undecodable {
+  constructor(readonly error: PendulumError) {}
+}
+
+function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
+  try {
+    return fromBinary(method.input, bytes);
+  } catch (error) {
+    return new Undecodable(
+      new PendulumError(
+        'INVALID_ARGUMENT',
+        `the request is not a valid ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
+        { context: { field: 'request' } },
+      ),
+    );
+  }
+}
+
+// decoded returns a request message as requestDeserialize left it, or throws
+// INVALID_ARGUMENT saying why its bytes did not decode.
+export function decoded(message: unknown): unknown {
+  if (message instanceof Undecodable) throw message.error;
+  return message;
+}
+
+async function* decodedStream(messages: AsyncIterable<unknown>): AsyncIterable<unknown> {
+  for await (const message of messages) yield decoded(message);
 }
 
 type HandlerFn = (
@@ -109,7 +141,10 @@ function makeHandler<P>(
     case 'unary':
       return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         context(call)
-          .then((ctx) => handler(call.request, ctx as CallContext<unknown>) as Promise<unknown>)
+          .then(
+            (ctx) =>
+              handler(decoded(call.request), ctx as CallContext<unknown>) as Promise<unknown>,
+          )
           .then(
             (value) => callback(null, value),
             (error) => callback(fail(error, call)),
@@ -121,7 +156,7 @@ function makeHandler<P>(
           .then(
             (ctx) =>
               handler(
-                call as AsyncIterable<unknown>,
+                decodedStream(call as AsyncIterable<unknown>),
                 ctx as CallContext<unknown>,
               ) as Promise<unknown>,
           )
@@ -139,7 +174,7 @@ function makeHandler<P>(
           call,
           async () =>
             handler(
-              call.request,
+              decoded(call.request),
               (await context(call)) as CallContext<unknown>,
             ) as AsyncIterable<unknown>,
           (error) => fail(error, call),
@@ -151,7 +186,7 @@ function makeHandler<P>(
           call,
           async () =>
             handler(
-              call as AsyncIterable<unknown>,
+              decodedStream(call as AsyncIterable<unknown>),
               (await context(call)) as CallContext<unknown>,
             ) as AsyncIterable<unknown>,
           (error) => fail(error, call),

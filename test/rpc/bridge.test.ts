@@ -2,7 +2,7 @@
 // real grpc-js server on a loopback port, in-test services and the typed client.
 import { EventEmitter } from 'node:events';
 import { durationMs } from '@bufbuild/protobuf/wkt';
-import { Server } from '@grpc/grpc-js';
+import { Metadata, Server, status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
@@ -50,6 +50,35 @@ describe('unary calls', () => {
     );
     expect(error.code).toBe(code);
     expect(error.message).toBe(`refused with ${code}: café ✓ "quoted"`);
+    expect(bridge.recorder.internalErrors).toEqual([]);
+  });
+
+  it('refuses request bytes that do not decode as INVALID_ARGUMENT, not as a retryable INTERNAL', async () => {
+    const channel = bridge.channelTo(bridge.listening.address);
+    const metadata = new Metadata();
+    metadata.set('authorization', 'Bearer good');
+    // Field 1 (status) as a length-delimited field whose length runs past the end.
+    const garbage = Buffer.from([0x0a, 0x7f, 0x01]);
+    const result = await new Promise<{ code: number; details: string; trailer: string }>(
+      (resolve) => {
+        channel.makeUnaryRequest(
+          '/pendulum.v1.DeviceService/CheckIn',
+          (bytes: Buffer) => bytes,
+          (bytes: Buffer) => bytes,
+          garbage,
+          metadata,
+          (error) =>
+            resolve({
+              code: error?.code ?? 0,
+              details: error?.details ?? '',
+              trailer: String(error?.metadata?.get('pendulum-error-code')[0] ?? ''),
+            }),
+        );
+      },
+    );
+    expect(result.code).toBe(status.INVALID_ARGUMENT);
+    expect(result.trailer).toBe('INVALID_ARGUMENT');
+    expect(result.details).toContain('not a valid pendulum.v1.CheckInRequest');
     expect(bridge.recorder.internalErrors).toEqual([]);
   });
 
