@@ -63,6 +63,29 @@ function toDevice(row: Selectable<DevicesTable>): StoredDevice {
   };
 }
 
+// newDeviceRow is a device the server has just heard of: nothing reported yet.
+function newDeviceRow(
+  device: { id: string; publicKey: Uint8Array; classId: string },
+  state: { admission: Admission; lastAuthMs: number; lastSeenAt: string | null; at: string },
+) {
+  return {
+    id: device.id,
+    public_key: device.publicKey,
+    class_id: device.classId,
+    admission: state.admission,
+    booted_slot: null,
+    installed_version: '',
+    committed_sequence: 0,
+    trust_root_version: 0,
+    agent_state: '',
+    inventory: '{}',
+    last_auth_ms: state.lastAuthMs,
+    last_seen_at: state.lastSeenAt,
+    created_at: state.at,
+    updated_at: state.at,
+  };
+}
+
 function notFound(id: string): PendulumError {
   return new PendulumError('NOT_FOUND', `device ${id} not found`, { context: { deviceId: id } });
 }
@@ -96,22 +119,14 @@ export function createDeviceRepository(db: Kysely<Database>) {
         const at = iso(input.now);
         const inserted = await trx
           .insertInto('devices')
-          .values({
-            id: input.id,
-            public_key: input.publicKey,
-            class_id: input.classId,
-            admission: input.admissionIfNew,
-            booted_slot: null,
-            installed_version: '',
-            committed_sequence: 0,
-            trust_root_version: 0,
-            agent_state: '',
-            inventory: '{}',
-            last_auth_ms: input.timestampMs,
-            last_seen_at: at,
-            created_at: at,
-            updated_at: at,
-          })
+          .values(
+            newDeviceRow(input, {
+              admission: input.admissionIfNew,
+              lastAuthMs: input.timestampMs,
+              lastSeenAt: at,
+              at,
+            }),
+          )
           .onConflict((oc) => oc.column('id').doNothing())
           .executeTakeFirst();
         const created = Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
@@ -189,22 +204,9 @@ export function createDeviceRepository(db: Kysely<Database>) {
         const at = iso(input.now);
         await trx
           .insertInto('devices')
-          .values({
-            id: input.id,
-            public_key: input.publicKey,
-            class_id: input.classId,
-            admission: 'accepted',
-            booted_slot: null,
-            installed_version: '',
-            committed_sequence: 0,
-            trust_root_version: 0,
-            agent_state: '',
-            inventory: '{}',
-            last_auth_ms: 0,
-            last_seen_at: null,
-            created_at: at,
-            updated_at: at,
-          })
+          .values(
+            newDeviceRow(input, { admission: 'accepted', lastAuthMs: 0, lastSeenAt: null, at }),
+          )
           .onConflict((oc) => oc.column('id').doNothing())
           .execute();
         const row = await trx
