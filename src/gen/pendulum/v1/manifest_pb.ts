@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/manifest.proto.
  */
 export const file_pendulum_v1_manifest: GenFile = /*@__PURE__*/
-  fileDesc("ChpwZW5kdWx1bS92MS9tYW5pZmVzdC5wcm90bxILcGVuZHVsdW0udjEiQgoGU2lnbmVkEgwKBGJvZHkYASABKAwSKgoKc2lnbmF0dXJlcxgCIAMoCzIWLnBlbmR1bHVtLnYxLlNpZ25hdHVyZSIoCglTaWduYXR1cmUSDgoGa2V5X2lkGAEgASgJEgsKA3NpZxgCIAEoDCJcCglQdWJsaWNLZXkSLAoJYWxnb3JpdGhtGAEgASgOMhkucGVuZHVsdW0udjEuS2V5QWxnb3JpdGhtEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFbGFiZWwYAyABKAki6AEKCVRydXN0Um9vdBIPCgd2ZXJzaW9uGAEgASgNEisKB2V4cGlyZXMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXZlbmRvcl9pZBgDIAEoCRIpCglyb290X2tleXMYBCADKAsyFi5wZW5kdWx1bS52MS5QdWJsaWNLZXkSFgoOcm9vdF90aHJlc2hvbGQYBSABKA0SLAoMcmVsZWFzZV9rZXlzGAYgAygLMhYucGVuZHVsdW0udjEuUHVibGljS2V5EhkKEXJlbGVhc2VfdGhyZXNob2xkGAcgASgNIjcKBUNodW5rEg4KBm9mZnNldBgBIAEoBBIOCgZsZW5ndGgYAiABKAQSDgoGc2hhMjU2GAMgASgMIrUBCglDb21wb25lbnQSDAoEbmFtZRgBIAEoCRIoCgRraW5kGAIgASgOMhoucGVuZHVsdW0udjEuQ29tcG9uZW50S2luZBIMCgRzaXplGAMgASgEEg4KBnNoYTI1NhgEIAEoDBIuCghlbmNvZGluZxgFIAEoDjIcLnBlbmR1bHVtLnYxLlBheWxvYWRFbmNvZGluZxIiCgZjaHVua3MYBiADKAsyEi5wZW5kdWx1bS52MS5DaHVuayJaCgxIZWFsdGhQb2xpY3kSFQoNYm9vdF9hdHRlbXB0cxgBIAEoDRIzChBjb25maXJtX2RlYWRsaW5lGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIqYCCghNYW5pZmVzdBIWCg5mb3JtYXRfdmVyc2lvbhgBIAEoDRIRCgl2ZW5kb3JfaWQYAiABKAkSEAoIY2xhc3NfaWQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDwoHdmVyc2lvbhgFIAEoCRIrCgdleHBpcmVzGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgpjb21wb25lbnRzGAcgAygLMhYucGVuZHVsdW0udjEuQ29tcG9uZW50EikKBmhlYWx0aBgIIAEoCzIZLnBlbmR1bHVtLnYxLkhlYWx0aFBvbGljeRIoCgVmbGFncxgJIAMoDjIZLnBlbmR1bHVtLnYxLk1hbmlmZXN0RmxhZxIMCgR0ZXh0GAogASgJKkgKDEtleUFsZ29yaXRobRIdChlLRVlfQUxHT1JJVEhNX1VOU1BFQ0lGSUVEEAASGQoVS0VZX0FMR09SSVRITV9FRDI1NTE5EAEqkAEKDUNvbXBvbmVudEtpbmQSHgoaQ09NUE9ORU5UX0tJTkRfVU5TUEVDSUZJRUQQABIZChVDT01QT05FTlRfS0lORF9ST09URlMQARIiCh5DT01QT05FTlRfS0lORF9CVFJGU19TVUJWT0xVTUUQAhIgChxDT01QT05FTlRfS0lORF9BUFBfRElSRUNUT1JZEAMqTQoPUGF5bG9hZEVuY29kaW5nEiAKHFBBWUxPQURfRU5DT0RJTkdfVU5TUEVDSUZJRUQQABIYChRQQVlMT0FEX0VOQ09ESU5HX1JBVxABKk0KDE1hbmlmZXN0RmxhZxIdChlNQU5JRkVTVF9GTEFHX1VOU1BFQ0lGSUVEEAASHgoaTUFOSUZFU1RfRkxBR19JUlJFVkVSU0lCTEUQAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpwZW5kdWx1bS92MS9tYW5pZmVzdC5wcm90bxILcGVuZHVsdW0udjEiQgoGU2lnbmVkEgwKBGJvZHkYASABKAwSKgoKc2lnbmF0dXJlcxgCIAMoCzIWLnBlbmR1bHVtLnYxLlNpZ25hdHVyZSIoCglTaWduYXR1cmUSDgoGa2V5X2lkGAEgASgJEgsKA3NpZxgCIAEoDCJcCglQdWJsaWNLZXkSLAoJYWxnb3JpdGhtGAEgASgOMhkucGVuZHVsdW0udjEuS2V5QWxnb3JpdGhtEhIKCnB1YmxpY19rZXkYAiABKAwSDQoFbGFiZWwYAyABKAkitQIKCVRydXN0Um9vdBIPCgd2ZXJzaW9uGAEgASgNEisKB2V4cGlyZXMYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXZlbmRvcl9pZBgDIAEoCRIpCglyb290X2tleXMYBCADKAsyFi5wZW5kdWx1bS52MS5QdWJsaWNLZXkSFgoOcm9vdF90aHJlc2hvbGQYBSABKA0SLAoMcmVsZWFzZV9rZXlzGAYgAygLMhYucGVuZHVsdW0udjEuUHVibGljS2V5EhkKEXJlbGVhc2VfdGhyZXNob2xkGAcgASgNEi4KDnRpbWVzdGFtcF9rZXlzGAggAygLMhYucGVuZHVsdW0udjEuUHVibGljS2V5EhsKE3RpbWVzdGFtcF90aHJlc2hvbGQYCSABKA0iNwoFQ2h1bmsSDgoGb2Zmc2V0GAEgASgEEg4KBmxlbmd0aBgCIAEoBBIOCgZzaGEyNTYYAyABKAwitQEKCUNvbXBvbmVudBIMCgRuYW1lGAEgASgJEigKBGtpbmQYAiABKA4yGi5wZW5kdWx1bS52MS5Db21wb25lbnRLaW5kEgwKBHNpemUYAyABKAQSDgoGc2hhMjU2GAQgASgMEi4KCGVuY29kaW5nGAUgASgOMhwucGVuZHVsdW0udjEuUGF5bG9hZEVuY29kaW5nEiIKBmNodW5rcxgGIAMoCzISLnBlbmR1bHVtLnYxLkNodW5rIloKDEhlYWx0aFBvbGljeRIVCg1ib290X2F0dGVtcHRzGAEgASgNEjMKEGNvbmZpcm1fZGVhZGxpbmUYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ivgIKCE1hbmlmZXN0EhYKDmZvcm1hdF92ZXJzaW9uGAEgASgNEhEKCXZlbmRvcl9pZBgCIAEoCRIQCghjbGFzc19pZBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBIPCgd2ZXJzaW9uGAUgASgJEisKB2V4cGlyZXMYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEioKCmNvbXBvbmVudHMYByADKAsyFi5wZW5kdWx1bS52MS5Db21wb25lbnQSKQoGaGVhbHRoGAggASgLMhkucGVuZHVsdW0udjEuSGVhbHRoUG9saWN5EigKBWZsYWdzGAkgAygOMhkucGVuZHVsdW0udjEuTWFuaWZlc3RGbGFnEgwKBHRleHQYCiABKAkSFgoOcm9sbGJhY2tfZmxvb3IYCyABKAQitAEKCUZyZXNobmVzcxIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdleHBpcmVzGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkZXZpY2VfaWQYAyABKAkSDQoFbm9uY2UYBCABKAwSFQoNZGVwbG95bWVudF9pZBgFIAEoCRIXCg9tYW5pZmVzdF9zaGEyNTYYBiABKAwqSAoMS2V5QWxnb3JpdGhtEh0KGUtFWV9BTEdPUklUSE1fVU5TUEVDSUZJRUQQABIZChVLRVlfQUxHT1JJVEhNX0VEMjU1MTkQASqQAQoNQ29tcG9uZW50S2luZBIeChpDT01QT05FTlRfS0lORF9VTlNQRUNJRklFRBAAEhkKFUNPTVBPTkVOVF9LSU5EX1JPT1RGUxABEiIKHkNPTVBPTkVOVF9LSU5EX0JUUkZTX1NVQlZPTFVNRRACEiAKHENPTVBPTkVOVF9LSU5EX0FQUF9ESVJFQ1RPUlkQAypNCg9QYXlsb2FkRW5jb2RpbmcSIAocUEFZTE9BRF9FTkNPRElOR19VTlNQRUNJRklFRBAAEhgKFFBBWUxPQURfRU5DT0RJTkdfUkFXEAEqTQoMTWFuaWZlc3RGbGFnEh0KGU1BTklGRVNUX0ZMQUdfVU5TUEVDSUZJRUQQABIeChpNQU5JRkVTVF9GTEFHX0lSUkVWRVJTSUJMRRABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Signed is the envelope of every signed document (TrustRoot, Manifest).
@@ -149,6 +149,20 @@ export type TrustRoot = Message<"pendulum.v1.TrustRoot"> & {
    * @generated from field: uint32 release_threshold = 7;
    */
   releaseThreshold: number;
+
+  /**
+   * The online timestamp role (TUF): keys the server signs each check-in's
+   * Freshness with. They can sign nothing else, so a stolen one lets an
+   * attacker delay a device, never install anything.
+   *
+   * @generated from field: repeated pendulum.v1.PublicKey timestamp_keys = 8;
+   */
+  timestampKeys: PublicKey[];
+
+  /**
+   * @generated from field: uint32 timestamp_threshold = 9;
+   */
+  timestampThreshold: number;
 };
 
 /**
@@ -327,6 +341,15 @@ export type Manifest = Message<"pendulum.v1.Manifest"> & {
    * @generated from field: string text = 10;
    */
   text: string;
+
+  /**
+   * The anti-rollback floor this release sets: once it is committed, the
+   * device refuses any release with a lower sequence, even after its state is
+   * reset. At most `sequence`; MANIFEST_FLAG_IRREVERSIBLE raises it to `sequence`.
+   *
+   * @generated from field: uint64 rollback_floor = 11;
+   */
+  rollbackFloor: bigint;
 };
 
 /**
@@ -335,6 +358,59 @@ export type Manifest = Message<"pendulum.v1.Manifest"> & {
  */
 export const ManifestSchema: GenMessage<Manifest> = /*@__PURE__*/
   messageDesc(file_pendulum_v1_manifest, 7);
+
+/**
+ * Freshness is the server's signed statement of the time, made for one
+ * check-in: it names the device, echoes the nonce the device sent, and binds
+ * the offer in the same reply. The device uses `time` as a floor for its clock
+ * (defending a device without a real-time clock against freeze and replay) and
+ * refuses a reply whose statement is expired, for another device or request,
+ * or about another offer. Signed by the trust root's timestamp keys.
+ *
+ * @generated from message pendulum.v1.Freshness
+ */
+export type Freshness = Message<"pendulum.v1.Freshness"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires = 2;
+   */
+  expires?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string device_id = 3;
+   */
+  deviceId: string;
+
+  /**
+   * @generated from field: bytes nonce = 4;
+   */
+  nonce: Uint8Array;
+
+  /**
+   * The offer in the reply, or empty when there is none.
+   *
+   * @generated from field: string deployment_id = 5;
+   */
+  deploymentId: string;
+
+  /**
+   * SHA-256 of the offered manifest's signed body, or empty.
+   *
+   * @generated from field: bytes manifest_sha256 = 6;
+   */
+  manifestSha256: Uint8Array;
+};
+
+/**
+ * Describes the message pendulum.v1.Freshness.
+ * Use `create(FreshnessSchema)` to create a new message.
+ */
+export const FreshnessSchema: GenMessage<Freshness> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_manifest, 8);
 
 /**
  * KeyAlgorithm names the signature scheme of a PublicKey.
