@@ -27,7 +27,9 @@ set -euo pipefail
 NODE_VERSION=${NODE_VERSION:-20.19.6}
 # Modules the guest loads; the NVMe root disk, ext4 and the PL011 console are
 # built into Debian's cloud-arm64 kernel, so none of these is on the boot path.
-WANTED_MODULES=(virtio_pci virtio_net vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8)
+WANTED_MODULES=(virtio_pci virtio_net virtio-rng vfat nls_cp437 nls_ascii nls_iso8859-1 nls_utf8)
+# The kernel's stamp names the module list, so that a change to it refetches.
+KERNEL_STAMP="kernel-$(printf '%s\n' "${WANTED_MODULES[@]}" | sha256sum | cut -c1-12)"
 
 die() { echo "fetch.sh: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "missing '$1' (apt-get install $2)"; }
@@ -90,7 +92,7 @@ kernel_pkg() {
 }
 
 fetch_kernel() {
-  stamp kernel && return 0
+  stamp "$KERNEL_STAMP" && return 0
   local deb x kver
   deb=$(deb_of "$(kernel_pkg)")
   x=$(mktemp -d)
@@ -139,7 +141,7 @@ fetch_kernel() {
   ln -s "$dst" "$root/lib/modules/$kver"
   busybox depmod -b "$root" "$kver"; rm -rf "$root" "$x"
   ln -sfn "rootfs/lib/modules/$kver" "$OUT/modules"
-  mark kernel
+  mark "$KERNEL_STAMP"
 }
 
 fetch_busybox() {
@@ -210,7 +212,7 @@ fetch_uboot() {
   mark uboot
 }
 
-if ! { stamp kernel && stamp busybox && stamp runtime; }; then
+if ! { stamp "$KERNEL_STAMP" && stamp busybox && stamp runtime; }; then
   ensure_arm64_apt
   prefetch "$(kernel_pkg)" busybox-static libc6 libstdc++6 libgcc-s1 libubootenv-tool libubootenv0.1 zlib1g
 fi

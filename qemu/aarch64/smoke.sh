@@ -116,7 +116,7 @@ for _ in $(seq 50); do [ -s "$WORK/port" ] && break; sleep 0.1; done
 PORT=$(cat "$WORK/port")
 
 boot 1 -netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:busybox nc 127.0.0.1 $PORT" \
-  -device virtio-net-pci,netdev=n0
+  -device virtio-net-pci,netdev=n0 -device virtio-rng-pci
 check "boot 1: U-Boot booted slot A" has 1 "PENDULUM-HIL booted slot=A"
 check "boot 1: root by PARTUUID on nvme" has 1 "PENDULUM-HIL root=PARTUUID="
 check "boot 1: node runs in the guest" has 1 "PENDULUM-HIL node ok arm64 v20"

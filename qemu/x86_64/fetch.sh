@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # qemu/x86_64/fetch.sh OUTDIR — everything x86_64 a HIL guest needs, cached in OUTDIR:
 #   OUTDIR/rootfs/    files merged into every slot image: the kernel (/boot/vmlinuz),
-#                     the modules the guest loads (virtio-net, vfat) indexed by
+#                     the modules the guest loads (virtio-net, virtio-rng, vfat) indexed by
 #                     busybox depmod, static busybox, the stripped node binary and
 #                     the glibc/libstdc++ it links.
 #   OUTDIR/BOOTX64.EFI  GRUB for the ESP (its prefix is /EFI/BOOT).
@@ -12,7 +12,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: fetch.sh OUTDIR}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-[ -f "$out/.done" ] && exit 0
+# The stamp names this script and common.sh, so that a change to either refetches.
+done_stamp="$out/.done-$(cat "$0" "$here/../lib/common.sh" | sha256sum | cut -c1-12)"
+[ -f "$done_stamp" ] && exit 0
 
 need apt-get apt
 need dpkg-deb dpkg
@@ -37,7 +39,7 @@ dpkg-deb -x "$work/debs/${kpkg}"_*.deb "$work/kernel"
 kver=$(ls "$work/kernel/lib/modules")
 mkdir -p "$sys/boot"
 cp "$work/kernel/boot/vmlinuz-$kver" "$sys/boot/vmlinuz"
-copy_modules "$work/kernel" "$kver" "$sys" virtio_pci virtio_net vfat nls_cp437 nls_ascii nls_utf8
+copy_modules "$work/kernel" "$kver" "$sys" virtio_pci virtio_net virtio-rng vfat nls_cp437 nls_ascii nls_utf8
 
 # busybox (static) and node with the shared libraries it needs, from this host.
 mkdir -p "$sys/bin" "$sys/usr/bin"
@@ -58,4 +60,4 @@ grub-mkimage -O x86_64-efi -p /EFI/BOOT -o "$out/BOOTX64.EFI" \
 
 rm -rf "$work"
 echo "$kver" >"$out/kernel-version"
-touch "$out/.done"
+touch "$done_stamp"

@@ -106,6 +106,8 @@ export async function updateCommitsAndStays(
   await publishImage(context, artifacts, 'update', 2);
   const first = await guest.powerOn({ timeoutMs: bootTimeoutMs });
   expect(first.slot).toBe('A');
+  // The kernel's CRNG is fed by virtio-rng; without it node can block in getrandom().
+  expect(first.lines).toContain('PENDULUM-HIL rng=virtio_rng.0');
   expect(first.lines.some((l) => l.includes('"msg":"rebooting"'))).toBe(true);
   expect(bootView(artifacts.arch, await guest.bootEnv()).order).toBe('B A');
 

@@ -63,6 +63,9 @@ function qemuArgs(spec: MachineSpec): { command: string; args: string[] } {
     netdev,
     '-device',
     'virtio-net-pci,netdev=n0',
+    // Entropy from the host (see qemu/guest/init).
+    '-device',
+    'virtio-rng-pci',
   ];
   if (spec.arch === 'x86_64') {
     if (spec.efiVars === undefined)
