@@ -91,6 +91,7 @@ export async function benchCheckInRate(dir: string): Promise<void> {
     trustRootVersion: 1,
     agentState: 'idle',
     inventory: { kernel: '6.1' },
+    nonce: new Uint8Array(16).fill(7),
   };
   const devices = await Promise.all(
     Array.from({ length: inFlight }, async () => {

@@ -148,6 +148,7 @@ export async function benchDownload(dir: string): Promise<void> {
       trustRootVersion: 0,
       agentState: 'idle',
       inventory: {},
+      nonce: new Uint8Array(16).fill(7),
     },
     new AbortController().signal,
   );

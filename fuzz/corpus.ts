@@ -64,6 +64,8 @@ export interface Corpus {
   readonly envelopes: readonly Uint8Array[];
   readonly deviceAuth: readonly DeviceAuthSample[];
   readonly payload: Uint8Array;
+  // The timestamp key every corpus root lists.
+  readonly timestampKey: KeyPair;
 }
 
 let built: Corpus | undefined;
@@ -89,15 +91,20 @@ function buildCorpus(): Corpus {
   const releaseKeys = keys('release', 3);
   const newRootKeys = keys('next-root', 2);
   const strangers = keys('stranger', 2);
+  const timestampKey = fuzzKey('timestamp-0');
   checkFastSigning(rootKeys[0] as KeyPair);
 
-  const rootSpec = (over: Partial<TrustRootSpec> & Pick<TrustRootSpec, 'rootKeys'>) => ({
+  const rootSpec = (
+    over: Partial<TrustRootSpec> & Pick<TrustRootSpec, 'rootKeys'>,
+  ): TrustRootSpec => ({
     version: 1,
     expiresAt: new Date(now.getTime() + 365 * day),
     vendorId,
     rootThreshold: 1,
     releaseKeys: [],
     releaseThreshold: 1,
+    timestampKeys: [publicInfo(timestampKey, 'timestamp')],
+    timestampThreshold: 1,
     ...over,
   });
   const manifestSpec: ManifestSpec = {
@@ -231,6 +238,7 @@ function buildCorpus(): Corpus {
     envelopes: all.map((s) => encodeSigned(s.signed)),
     deviceAuth: deviceAuthSamples(now, classId),
     payload: payloadBytes(),
+    timestampKey,
   };
   return corpusValue;
 }

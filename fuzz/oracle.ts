@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import nacl from 'tweetnacl';
 import type { Signature } from '../src/gen/pendulum/v1/manifest_pb.js';
 
-export type DocType = 'pendulum.v1.TrustRoot' | 'pendulum.v1.Manifest';
+export type DocType = 'pendulum.v1.TrustRoot' | 'pendulum.v1.Manifest' | 'pendulum.v1.Freshness';
 
 const encoder = new TextEncoder();
 

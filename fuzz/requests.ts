@@ -58,6 +58,7 @@ function seedInits(context: SeedContext): Record<string, Record<string, unknown>
           agentState: 'idle',
           inventory: { kernel: '6.1.0', board: 'rev-b' },
         },
+        nonce: new Uint8Array(32).fill(5),
       },
     ],
     download: [{ deploymentId: context.deploymentId, payloadId, offset: 1000n }],

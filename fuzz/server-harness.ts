@@ -2,7 +2,7 @@
 // directory, called in process (no sockets, so a million calls stay cheap),
 // set up through the handlers themselves: a trust root, a payload, a release,
 // a rollout, an admitted device with an open deployment.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, type DescMethod } from '@bufbuild/protobuf';
@@ -18,8 +18,9 @@ import { createFleetService } from '../src/server/services/fleet-service.js';
 import { createPublisherService } from '../src/server/services/publisher-service.js';
 import { openDatabase } from '../src/server/store/database.js';
 import { createStore } from '../src/server/store/index.js';
+import { loadTimestampSigner } from '../src/server/timestamp-key.js';
 import { sha256, toHex } from '../src/trust/digest.js';
-import { keyIdOf } from '../src/trust/keys.js';
+import { formatSecretKeyFile, keyIdOf } from '../src/trust/keys.js';
 import { corpus, type World } from './corpus.js';
 import { fuzzKey, signFast } from './ed25519.js';
 import { deviceAuthInput } from './oracle.js';
@@ -56,6 +57,7 @@ export async function openServerHarness(): Promise<ServerHarness> {
     store,
     payloads: await createLocalPayloadStore(paths.payloads),
     config,
+    timestamp: await loadTimestampSigner(await writeTimestampKey(dir), dir),
     now: () => now,
     log: pino({ level: 'silent' }),
   };
@@ -114,6 +116,7 @@ export async function openServerHarness(): Promise<ServerHarness> {
   });
   const checkIn = (await call('checkIn', {
     status: { committedSequence: 6n, trustRootVersion: 1 },
+    nonce: new Uint8Array(32).fill(5),
   })) as { offer?: { deploymentId: string } };
   const deploymentId = checkIn.offer?.deploymentId;
   if (deploymentId === undefined) throw new Error('fuzz server harness: no offer for the device');
@@ -133,4 +136,12 @@ export async function openServerHarness(): Promise<ServerHarness> {
 // messages turns a list into the async stream a client-streaming handler reads.
 export async function* messages<T>(list: readonly T[]): AsyncGenerator<T> {
   for (const message of list) yield message;
+}
+
+// writeTimestampKey puts the corpus's timestamp key, which its roots list, in
+// a file for the server to load.
+async function writeTimestampKey(dir: string): Promise<string> {
+  const file = join(dir, 'timestamp.key');
+  await writeFile(file, formatSecretKeyFile(corpus().timestampKey, 'timestamp'), { mode: 0o600 });
+  return file;
 }

@@ -12,6 +12,7 @@ export const errorCodes = [
   'EXPIRED',
   'INCOMPATIBLE', // wrong vendor or device class, unsupported format or component
   'ROLLBACK_REJECTED', // sequence or version not above what is already there
+  'REPLAYED', // a signed statement or report made for another request: a replay
   // Payload and install.
   'DIGEST_MISMATCH',
   'SIZE_MISMATCH', // a stream longer or shorter than its declared size

@@ -102,11 +102,12 @@ function keysOk(
   );
 }
 
-// Root bodies built field by field: key counts 0-4, thresholds 0-5.
+// Root bodies built field by field: key counts 0-4, thresholds 0-5, and
+// timestamp keys that may repeat a release key.
 export const rootThresholdBounds = defineFamily({
   name: 'root-threshold-bounds',
   defends:
-    'a trust root is decoded only with 1 <= threshold <= keys for both roles (threshold 0 refused)',
+    'a trust root is decoded only with 1 <= threshold <= keys for every role (threshold 0 refused) and a timestamp key of its own',
   share: 30,
   testRuns: 1000,
   arbitrary: () =>
@@ -115,7 +116,11 @@ export const rootThresholdBounds = defineFamily({
       rootThreshold: fc.nat(5),
       releaseKeys: fc.nat(4),
       releaseThreshold: fc.nat(5),
+      timestampKeys: fc.nat(3),
+      timestampThreshold: fc.nat(4),
       repeatKey: fc.boolean(),
+      // The first timestamp key is the first release key.
+      sharedTimestampKey: fc.boolean(),
     }),
   check: (spec) => {
     const key = (i: number) => ({
@@ -124,6 +129,16 @@ export const rootThresholdBounds = defineFamily({
       label: `k${i}`,
     });
     const keys = (n: number) => Array.from({ length: n }, (_, i) => key(i));
+    const timestampKeys = Array.from({ length: spec.timestampKeys }, (_, i) =>
+      i === 0 && spec.sharedTimestampKey
+        ? key(0)
+        : {
+            algorithm: KeyAlgorithm.ED25519,
+            publicKey: new Uint8Array(32).fill(101 + i),
+            label: `t${i}`,
+          },
+    );
+    const shared = spec.sharedTimestampKey && spec.timestampKeys > 0 && spec.releaseKeys > 0;
     const body = create(TrustRootSchema, {
       version: 1,
       expires: timestampFromDate(new Date('2031-01-01T00:00:00Z')),
@@ -132,11 +147,15 @@ export const rootThresholdBounds = defineFamily({
       rootThreshold: spec.rootThreshold,
       releaseKeys: keys(spec.releaseKeys),
       releaseThreshold: spec.releaseThreshold,
+      timestampKeys,
+      timestampThreshold: spec.timestampThreshold,
     });
     const valid =
       thresholdOk(spec.rootThreshold, spec.rootKeys) &&
       thresholdOk(spec.releaseThreshold, spec.releaseKeys) &&
-      !(spec.repeatKey && (spec.rootKeys > 1 || spec.releaseKeys > 1));
+      thresholdOk(spec.timestampThreshold, spec.timestampKeys) &&
+      !(spec.repeatKey && (spec.rootKeys > 1 || spec.releaseKeys > 1)) &&
+      !shared;
     const outcome = attempt(
       () =>
         decodeTrustRoot(createSigned(toBinary(TrustRootSchema, body), [unchecked]), 'built root'),

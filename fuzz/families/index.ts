@@ -2,6 +2,7 @@
 import type { Family } from '../family.js';
 import { deviceAuthForgery } from './device-auth.js';
 import { envelopeDecode, rootThresholdBounds, trustRootDecode } from './envelope.js';
+import { freshnessForgery } from './freshness.js';
 import { manifestForgery, manifestPolicy } from './manifest.js';
 import { offerForgery } from './offer.js';
 import { requestDecode, requestHandling } from './requests.js';
@@ -25,6 +26,7 @@ export const families: readonly Family[] = [
   trustRootForgery,
   trustRootChainForgery,
   offerForgery,
+  freshnessForgery,
   deviceAuthForgery,
   requestHandling,
 ];

@@ -3,13 +3,13 @@
 // release keys signed, under a root chain its pinned root vouches for.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
-import {
-  type InstallContext,
-  planInstall,
-  verifyOfferRoot,
-} from '../../src/device/verify-offer.js';
+import { type InstallContext, planInstall } from '../../src/device/verify-offer.js';
 import type { ErrorCode } from '../../src/errors.js';
-import { CheckInResponseSchema, type Offer } from '../../src/gen/pendulum/v1/device_pb.js';
+import {
+  type CheckInResponse,
+  CheckInResponseSchema,
+  type Offer,
+} from '../../src/gen/pendulum/v1/device_pb.js';
 import {
   ManifestSchema,
   type Signed,
@@ -17,6 +17,7 @@ import {
   TrustRootSchema,
 } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { sha256, toHex } from '../../src/trust/digest.js';
+import { updateTrustRoot } from '../../src/trust/trust-root.js';
 import { corpus, type World } from '../corpus.js';
 import { applyEnvelopeMutation, envelopeMutation } from '../envelope-mutate.js';
 import { defineFamily } from '../family.js';
@@ -110,41 +111,42 @@ export const offerForgery = defineFamily({
       offer: {
         deploymentId: 'deployment-1',
         manifest: parts.manifest === undefined ? undefined : decodeOrUndefined(parts.manifest),
-        trustRoots: parts.roots.map(decodeOrUndefined).filter((s): s is Signed => s !== undefined),
         payloads: [{ component: 'rootfs', payloadId: parts.payloadId, size: parts.size }],
       },
+      trustRoots: parts.roots.map(decodeOrUndefined).filter((s): s is Signed => s !== undefined),
       pollInterval: { seconds: 60n },
     });
-    let offer: Offer | undefined;
+    let decoded: CheckInResponse;
     try {
-      offer = fromBinary(
+      decoded = fromBinary(
         CheckInResponseSchema,
         applyByteOps(toBinary(CheckInResponseSchema, response), parts.wire),
-      ).offer;
+      );
     } catch (error) {
       return decodeRefusal(error);
     }
-    if (offer === undefined) return { verdict: 'refused', detail: 'no offer' };
-    const checked = offer;
+    const checked = decoded.offer;
+    if (checked === undefined) return { verdict: 'refused', detail: 'no offer' };
+    const roots = decoded.trustRoots;
     const pinned = (corpus().worlds[0] as World).root;
     return attempt(
-      () => planInstall(checked, verifyOfferRoot(checked, pinned, corpus().now), installContext()),
+      () => planInstall(checked, updateTrustRoot(pinned, roots, corpus().now), installContext()),
       codes,
-      (plan) => planAcceptance(checked, plan.deployment.payloadId),
+      (plan) => planAcceptance(checked, roots, plan.deployment.payloadId),
     );
   },
 });
 
 // planAcceptance re-checks an accepted offer: the chain from the pinned root,
 // then the manifest's release signatures under the chain's last root.
-function planAcceptance(offer: Offer, payloadId: string): Outcome {
+function planAcceptance(offer: Offer, roots: readonly Signed[], payloadId: string): Outcome {
   const first = corpus().worlds[0] as World;
   const type = 'pendulum.v1.TrustRoot';
   let keys = first.rootKeys.map((k) => k.publicKey);
   let threshold = first.rootThreshold;
   let releaseKeys = first.releaseKeys.map((k) => k.publicKey);
   let releaseThreshold = first.releaseThreshold;
-  for (const signed of offer.trustRoots) {
+  for (const signed of roots) {
     const next = fromBinary(TrustRootSchema, signed.body);
     const own = next.rootKeys.filter((k) => k.publicKey.length === 32).map((k) => k.publicKey);
     if (

@@ -16,6 +16,10 @@ export function registerServer(program: Command): void {
     .option('--config <file>', 'server.toml')
     .option('--data-dir <dir>', 'data directory (default ./pendulum-data)')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7443)')
+    .option(
+      '--timestamp-key <file.key>',
+      'the online key that signs check-in freshness (default: <data-dir>/timestamp.key, made on the first start)',
+    )
     .addOption(
       new Option('--admission <policy>', 'new devices: accept, or hold pending').choices([
         'accept',
@@ -27,12 +31,14 @@ export function registerServer(program: Command): void {
         config?: string;
         dataDir?: string;
         listen?: string;
+        timestampKey?: string;
         admission?: 'accept' | 'pending';
       }) => {
         const config = await loadServerConfig(options.config, {
           ...(options.dataDir === undefined ? {} : { data_dir: options.dataDir }),
           ...(options.listen === undefined ? {} : { listen: options.listen }),
           ...(options.admission === undefined ? {} : { admission: options.admission }),
+          ...(options.timestampKey === undefined ? {} : { timestamp_key: options.timestampKey }),
         });
         // Loaded here so other commands start without gRPC server and SQLite code.
         const { startServer } = await import('../server/main.js');
@@ -41,6 +47,12 @@ export function registerServer(program: Command): void {
           print(`admin token (shown once, keep it safe): ${server.adminToken}`);
           print(`  export PENDULUM_TOKEN=${server.adminToken}`);
         }
+        const { timestamp } = server.context;
+        print(
+          timestamp.created
+            ? `made timestamp key ${timestamp.key.keyId}; list it in the trust root: pendulum trust init --timestamp-key ${timestamp.file.replace(/\.key$/, '.pub')}`
+            : `timestamp key ${timestamp.key.keyId} (${timestamp.file})`,
+        );
         print(`pendulum server listening on ${server.address} (data in ${config.data_dir})`);
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

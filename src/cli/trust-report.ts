@@ -159,6 +159,8 @@ export function describeRoot(root: TrustRootContent): string[] {
     ...root.rootKeys.map((key) => `    ${key.keyId}  ${key.label}`),
     `  release keys (${root.releaseThreshold} of ${root.releaseKeys.length}):`,
     ...root.releaseKeys.map((key) => `    ${key.keyId}  ${key.label}`),
+    `  timestamp keys (${root.timestampThreshold} of ${root.timestampKeys.length}):`,
+    ...root.timestampKeys.map((key) => `    ${key.keyId}  ${key.label}`),
   ];
 }
 

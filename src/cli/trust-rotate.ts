@@ -26,6 +26,9 @@ interface RotateOptions {
   addReleaseKey: string[];
   removeReleaseKey: string[];
   releaseThreshold?: number;
+  addTimestampKey: string[];
+  removeTimestampKey: string[];
+  timestampThreshold?: number;
   expires: string;
   out: string;
 }
@@ -64,17 +67,38 @@ export function registerTrustRotate(trust: Command): void {
       'release signatures a manifest needs (default: unchanged)',
       positiveInt('--release-threshold'),
     )
+    .option(
+      '--add-timestamp-key <file.pub>',
+      "a timestamp key to add: the server's online key (repeat)",
+      collect,
+      [],
+    )
+    .option(
+      '--remove-timestamp-key <keyid|file.pub>',
+      'a timestamp key to remove, e.g. after a server compromise (repeat)',
+      collect,
+      [],
+    )
+    .option(
+      '--timestamp-threshold <n>',
+      'timestamp signatures a check-in reply needs (default: unchanged)',
+      positiveInt('--timestamp-threshold'),
+    )
     .option('--expires <when>', 'expiry: a duration from now ("365d") or an ISO date', '365d')
     .requiredOption('--out <file>', 'where to write version N+1, e.g. root-v2.json')
     .action(async (options: RotateOptions) => {
       const current = await readCurrentRoot(options.current);
       const change = async (
-        role: 'root' | 'release',
+        role: 'root' | 'release' | 'timestamp',
         add: string[],
         remove: string[],
         threshold: number | undefined,
       ): Promise<KeyListChange> => {
-        const keys = role === 'root' ? current.rootKeys : current.releaseKeys;
+        const keys = {
+          root: current.rootKeys,
+          release: current.releaseKeys,
+          timestamp: current.timestampKeys,
+        }[role];
         return {
           add: await Promise.all(
             add.map(async (path) => parsePublicKeyFile(await readText(path), path)),
@@ -98,6 +122,12 @@ export function registerTrustRotate(trust: Command): void {
           options.addReleaseKey,
           options.removeReleaseKey,
           options.releaseThreshold,
+        ),
+        timestamp: await change(
+          'timestamp',
+          options.addTimestampKey,
+          options.removeTimestampKey,
+          options.timestampThreshold,
         ),
         expiresAt: expiryFrom(options.expires, '--expires', now),
       });

@@ -31,6 +31,8 @@ interface InitOptions {
   rootThreshold: number;
   releaseKey: string[];
   releaseThreshold: number;
+  timestampKey: string[];
+  timestampThreshold: number;
   expires: string;
   out: string;
 }
@@ -60,6 +62,17 @@ export function registerTrust(program: Command): void {
       positiveInt('--release-threshold'),
       1,
     )
+    .requiredOption(
+      '--timestamp-key <file.pub>',
+      "timestamp public key: the server's online key that signs check-in freshness (repeat for several)",
+      collect,
+    )
+    .option(
+      '--timestamp-threshold <n>',
+      'timestamp signatures needed on a check-in reply',
+      positiveInt('--timestamp-threshold'),
+      1,
+    )
     .option('--expires <when>', 'expiry: a duration from now ("365d") or an ISO date', '365d')
     .requiredOption('--out <file>', 'where to write the root, e.g. root.json')
     .action(async (options: InitOptions) => {
@@ -70,10 +83,15 @@ export function registerTrust(program: Command): void {
         options.releaseKey.map(async (path) => parsePublicKeyFile(await readText(path), path)),
       );
       requireDistinct('--root-key', options.rootKey, rootPairs);
+      const timestampKeys = await Promise.all(
+        options.timestampKey.map(async (path) => parsePublicKeyFile(await readText(path), path)),
+      );
       requireDistinct('--release-key', options.releaseKey, releaseKeys);
+      requireDistinct('--timestamp-key', options.timestampKey, timestampKeys);
       for (const [option, threshold, count] of [
         ['--root-threshold', options.rootThreshold, rootPairs.length],
         ['--release-threshold', options.releaseThreshold, releaseKeys.length],
+        ['--timestamp-threshold', options.timestampThreshold, timestampKeys.length],
       ] as const) {
         if (threshold > count) {
           throw new PendulumError(
@@ -97,6 +115,8 @@ export function registerTrust(program: Command): void {
         rootThreshold: options.rootThreshold,
         releaseKeys,
         releaseThreshold: options.releaseThreshold,
+        timestampKeys,
+        timestampThreshold: options.timestampThreshold,
       });
       const signed = signTrustRoot(body, rootPairs);
       // Refuse before writing: an expired root must not be left behind for someone to push.

@@ -36,6 +36,9 @@ async function main(): Promise<void> {
       join(dir, 'keys/root.key'),
       '--release-key',
       join(dir, 'keys/release.pub'),
+      // The server made its online timestamp key on its first start.
+      '--timestamp-key',
+      join(dir, 'server/timestamp.pub'),
       '--out',
       root,
     );

@@ -54,6 +54,11 @@ export const agentStateSchema = z.object({
   }),
   // The newest verified trust root: base64 of the Signed envelope bytes.
   trustRoot: z.string(),
+  // The latest server time a verified freshness statement vouched for (epoch
+  // ms): the agent's clock never reads earlier than this, so a device without
+  // a real-time clock cannot be fooled into accepting expired documents. A
+  // journal without it starts from the device's own clock.
+  clockFloor: z.number().int().nonnegative().default(0),
   // What the agent knows about each slot's content.
   slots: z.object({
     A: z.object({ status: z.enum(['good', 'invalid', 'unknown']), version: z.string() }),
@@ -94,6 +99,7 @@ export function factoryState(options: {
     format: 1,
     committed: { slot: options.booted, version: options.version, sequence: options.sequence },
     trustRoot: Buffer.from(toBinary(SignedSchema, options.trustRoot)).toString('base64'),
+    clockFloor: 0,
     slots,
     machine: { name: 'idle', offset: 0 },
     outbox: [],

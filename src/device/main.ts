@@ -79,6 +79,7 @@ export async function runAgentFromConfig(
   );
   const rt = createRuntime({
     settings: {
+      deviceId: key.keyId,
       classId: config.device.class_id,
       syncEveryBytes: config.download.sync_every,
       progressEveryMs: config.download.progress_every,

@@ -1,64 +1,107 @@
 // The idle step: check in with the server and, when it offers a release,
 // verify it completely before accepting it. A rejected offer changes nothing
 // on the device but the report that says why.
+import { randomBytes } from 'node:crypto';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
-import { type Signed, SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
-import { decodeTrustRoot, updateTrustRoot, type VerifiedTrustRoot } from '../trust/index.js';
+import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
+import {
+  checkUnexpired,
+  decodeTrustRoot,
+  type VerifiedTrustRoot,
+  verifyFreshness,
+  walkTrustRoots,
+} from '../trust/index.js';
 import { flushOutbox, withReport } from './reporter.js';
 import { isTransient } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
 import { otherSlot } from './slots/slot.js';
+import type { CheckInResult } from './source/source.js';
 import { transition } from './transition.js';
-import { planInstall, verifyOfferRoot } from './verify-offer.js';
+import { planInstall } from './verify-offer.js';
+
+// A clock floor is persisted when it has moved this far, not at every poll:
+// the journal lives on flash.
+const clockFloorPersistStepMs = 10 * 60 * 1000;
 
 // poll checks in once; it returns the poll interval the server asked for.
 export async function poll(rt: AgentRuntime): Promise<number | undefined> {
   await flushOutbox(rt);
   const booted = await rt.bootloader.booted();
-  const root = trustedRoot(rt);
-  const { offer, pollIntervalMs, trustRoots } = await rt.source.checkIn(
+  const current = trustedRoot(rt);
+  const nonce = new Uint8Array(randomBytes(32));
+  const reply = await rt.source.checkIn(
     {
       bootedSlot: booted,
       installedVersion: rt.state.committed.version,
       committedSequence: rt.state.committed.sequence,
-      trustRootVersion: root.version,
+      trustRootVersion: current.version,
       agentState: rt.state.machine.name,
       inventory: rt.settings.inventory,
+      nonce,
     },
     rt.signal,
   );
-  if (offer !== undefined) await accept(rt, offer, root, booted);
-  else if (trustRoots.length > 0) await adoptRoots(rt, root, trustRoots);
-  return pollIntervalMs;
+  const checked = await checkReply(rt, current, reply, nonce);
+  if (checked !== undefined && reply.offer !== undefined) {
+    await accept(rt, reply.offer, checked.root, checked.now, booted);
+  }
+  return reply.pollIntervalMs;
 }
 
-// adoptRoots walks newer trust roots sent without an offer (TUF 5.3) and
-// keeps the newest; a chain that does not verify changes nothing.
-async function adoptRoots(
+// deviceClock is the time the agent trusts: its own clock, or the latest
+// server time a verified freshness statement vouched for, whichever is later.
+export function deviceClock(rt: AgentRuntime): Date {
+  return new Date(Math.max(rt.now(), rt.state.clockFloor));
+}
+
+// checkReply checks a reply's trust roots and freshness statement together:
+// the chain walked from the device's root (TUF 5.3), the statement verified
+// against the newest root's timestamp keys, this device, this request's nonce
+// and the offer beside it; then the clock floor raised to the statement's
+// time, and only on that clock the newest root's expiry checked. A reply that
+// fails any of it changes nothing on the device and is not acted on.
+async function checkReply(
   rt: AgentRuntime,
   current: VerifiedTrustRoot,
-  chain: readonly Signed[],
-): Promise<void> {
+  reply: CheckInResult,
+  nonce: Uint8Array,
+): Promise<{ root: VerifiedTrustRoot; now: Date } | undefined> {
   let root: VerifiedTrustRoot;
+  let now: Date;
   try {
-    root = updateTrustRoot(current, chain, new Date(rt.now()));
+    root = walkTrustRoots(current, reply.trustRoots);
+    const clock = deviceClock(rt);
+    const { time } = verifyFreshness(reply.freshness, root, {
+      deviceId: rt.settings.deviceId,
+      nonce,
+      offer: reply.offer,
+      now: clock,
+    });
+    now = new Date(Math.max(clock.getTime(), time.getTime()));
+    checkUnexpired(root, now);
   } catch (error) {
     if (isTransient(error)) throw error;
     const rejected = PendulumError.from(error);
     rt.log.warn(
-      { code: rejected.code, current: current.version },
-      `trust root update rejected: ${rejected.message}`,
+      { code: rejected.code, trustRoot: current.version, offer: reply.offer?.deploymentId },
+      `check-in reply refused: ${rejected.message}`,
     );
-    return;
+    return undefined;
   }
-  if (root.version === current.version) return;
-  await rt.save({
-    ...rt.state,
-    trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
-  });
-  rt.log.info({ from: current.version, to: root.version }, 'trust root updated');
+  const floorMoved = now.getTime() - rt.state.clockFloor >= clockFloorPersistStepMs;
+  if (root.version !== current.version || floorMoved) {
+    await rt.save({
+      ...rt.state,
+      trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
+      clockFloor: Math.max(rt.state.clockFloor, now.getTime()),
+    });
+  }
+  if (root.version !== current.version) {
+    rt.log.info({ from: current.version, to: root.version }, 'trust root updated');
+  }
+  return { root, now };
 }
 
 // trustedRoot is the newest trust root the agent has verified.
@@ -72,19 +115,11 @@ function trustedRoot(rt: AgentRuntime): VerifiedTrustRoot {
 async function accept(
   rt: AgentRuntime,
   offer: Offer,
-  current: VerifiedTrustRoot,
+  root: VerifiedTrustRoot,
+  now: Date,
   booted: 'A' | 'B',
 ): Promise<void> {
-  const now = new Date(rt.now());
   try {
-    const root = verifyOfferRoot(offer, current, now);
-    if (root.version !== current.version) {
-      await rt.save({
-        ...rt.state,
-        trustRoot: Buffer.from(toBinary(SignedSchema, root.signed)).toString('base64'),
-      });
-      rt.log.info({ from: current.version, to: root.version }, 'trust root updated');
-    }
     const { deployment } = planInstall(offer, root, {
       classId: rt.settings.classId,
       committed: rt.state.committed,

@@ -7,6 +7,8 @@ import type { Slot, SlotName } from './slots/slot.js';
 import type { UpdateSource } from './source/source.js';
 
 export interface AgentSettings {
+  // Hex SHA-256 of the device's public key, as the server knows it.
+  readonly deviceId: string;
   readonly classId: string;
   readonly syncEveryBytes: number;
   readonly progressEveryMs: number;

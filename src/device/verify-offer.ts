@@ -5,12 +5,7 @@
 import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
 import { ComponentKind } from '../gen/pendulum/v1/manifest_pb.js';
-import {
-  updateTrustRoot,
-  type VerifiedManifest,
-  type VerifiedTrustRoot,
-  verifyManifest,
-} from '../trust/index.js';
+import { type VerifiedManifest, type VerifiedTrustRoot, verifyManifest } from '../trust/index.js';
 import type { DeploymentRecord } from './agent-state.js';
 import { otherSlot, type SlotName } from './slots/slot.js';
 
@@ -25,15 +20,6 @@ export interface InstallContext {
   // Capacity of the slot the release would be written to.
   readonly targetCapacity: number;
   readonly now: Date;
-}
-
-// verifyOfferRoot walks the offered trust-root chain from the device's root (TUF 5.3).
-export function verifyOfferRoot(
-  offer: Offer,
-  current: VerifiedTrustRoot,
-  now: Date,
-): VerifiedTrustRoot {
-  return updateTrustRoot(current, offer.trustRoots, now);
 }
 
 // planInstall verifies the offered manifest and returns what to install where.

@@ -39,6 +39,13 @@ export const serverConfigSchema = z
     device_token_ttl: duration.default('1h'),
     // How far a device's clock may be from the server's when it authenticates.
     auth_clock_skew: duration.default('5m'),
+    // The online timestamp key that signs each check-in's freshness statement.
+    // Unset: <data_dir>/timestamp.key, made on the first start (its public half
+    // is <data_dir>/timestamp.pub). Replicas must share one key file.
+    timestamp_key: z.string().min(1).optional(),
+    // How long a check-in's freshness statement stays valid. A device whose
+    // clock runs ahead of the server's by more than this refuses every reply.
+    freshness_ttl: duration.default('1h'),
     // How often devices are told to poll.
     poll_interval: duration.default('5m'),
     // An admitted device that has not checked in for this many poll

@@ -1,15 +1,19 @@
 // The server's composition root: open the stores, register the services,
 // listen. Everything else is in the modules it wires together.
 import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { errnoCode, PendulumError } from '../errors.js';
 import { DeviceService, file_pendulum_v1_device } from '../gen/pendulum/v1/device_pb.js';
 import { FleetService, file_pendulum_v1_fleet } from '../gen/pendulum/v1/fleet_pb.js';
+import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 import { file_pendulum_v1_publisher, PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
 import { addIntrospection } from '../rpc/introspection.js';
 import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
+import { decodeTrustRoot, type PublicKeyInfo } from '../trust/index.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
 import { dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -19,6 +23,7 @@ import { createFleetService } from './services/fleet-service.js';
 import { createPublisherService } from './services/publisher-service.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/index.js';
+import { loadTimestampSigner } from './timestamp-key.js';
 
 export interface RunningServer {
   // host:port actually bound (the OS picks the port when the config says 0).
@@ -28,6 +33,8 @@ export interface RunningServer {
   readonly adminToken: string | undefined;
   // The stores, for embedding the server and for tests that play a compromised server.
   readonly context: ServerContext;
+  // The public half of the key that signs check-in freshness.
+  readonly timestampKey: PublicKeyInfo;
   close(): Promise<void>;
 }
 
@@ -64,12 +71,14 @@ export async function startServer(
       },
     );
   });
+  const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
   const store = createStore(await openDatabase({ path: paths.database }));
   const ctx: ServerContext = {
     store,
     payloads,
     config,
+    timestamp,
     now,
     log,
   };
@@ -125,6 +134,23 @@ export async function startServer(
       'PLAINTEXT: no TLS configured; serving loopback only. Fine for development or behind a local TLS-terminating proxy, never for devices on a network',
     );
   }
+  log.info(
+    { keyId: timestamp.key.keyId, file: timestamp.file, created: timestamp.created },
+    `timestamp key ${timestamp.key.keyId}: the trust root must list it (pendulum trust init --timestamp-key ${join(config.data_dir, 'timestamp.pub')}, or trust rotate --add-timestamp-key)`,
+  );
+  const latest = await store.trustRoots.latest();
+  if (
+    latest !== undefined &&
+    !decodeTrustRoot(
+      fromBinary(SignedSchema, latest.signed),
+      'stored trust root',
+    ).timestampKeys.some((key) => key.keyId === timestamp.key.keyId)
+  ) {
+    log.error(
+      { keyId: timestamp.key.keyId, trustRoot: latest.version },
+      `trust root v${latest.version} does not list this server's timestamp key: devices refuse every check-in reply until a root that does is pushed`,
+    );
+  }
   if (config.admission === 'accept') {
     log.warn(
       { admission: 'accept' },
@@ -137,6 +163,7 @@ export async function startServer(
     port,
     adminToken,
     context: ctx,
+    timestampKey: timestamp.key,
     async close() {
       introspection.setServing(false);
       await new Promise<void>((resolve) => {

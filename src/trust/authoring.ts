@@ -23,6 +23,8 @@ export interface TrustRootSpec {
   readonly rootThreshold: number;
   readonly releaseKeys: readonly PublicKeyInfo[];
   readonly releaseThreshold: number;
+  readonly timestampKeys: readonly PublicKeyInfo[];
+  readonly timestampThreshold: number;
 }
 
 export interface ComponentSpec {
@@ -62,6 +64,8 @@ export function encodeTrustRoot(spec: TrustRootSpec): Uint8Array {
       rootThreshold: spec.rootThreshold,
       releaseKeys: spec.releaseKeys.map(key),
       releaseThreshold: spec.releaseThreshold,
+      timestampKeys: spec.timestampKeys.map(key),
+      timestampThreshold: spec.timestampThreshold,
     }),
   );
 }

@@ -5,7 +5,10 @@ import { type Signed, SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 
 // The document types a signature can be made for. The type is part of what is
 // signed, so a trust-root signature never verifies as a manifest signature.
-export type DocumentType = 'pendulum.v1.TrustRoot' | 'pendulum.v1.Manifest';
+export type DocumentType =
+  | 'pendulum.v1.TrustRoot'
+  | 'pendulum.v1.Manifest'
+  | 'pendulum.v1.Freshness';
 
 // More signatures than this is an attack on verification time, not a document.
 export const maxSignatures = 32;

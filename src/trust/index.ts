@@ -5,6 +5,7 @@ export * from './device-auth.js';
 export * from './digest.js';
 export * from './document-type.js';
 export * from './envelope.js';
+export * from './freshness.js';
 export * from './keys.js';
 export * from './manifest.js';
 export * from './root-check.js';

@@ -17,6 +17,7 @@ export interface KeyListChange {
 export interface RootChange {
   readonly root?: KeyListChange;
   readonly release?: KeyListChange;
+  readonly timestamp?: KeyListChange;
   readonly expiresAt: Date;
 }
 
@@ -33,6 +34,13 @@ export function nextTrustRoot(current: TrustRootContent, change: RootChange): Tr
     change.release,
     version,
   );
+  const timestamp = applyChange(
+    'timestamp',
+    current.timestampKeys,
+    current.timestampThreshold,
+    change.timestamp,
+    version,
+  );
   const spec: TrustRootSpec = {
     version,
     expiresAt: change.expiresAt,
@@ -41,6 +49,8 @@ export function nextTrustRoot(current: TrustRootContent, change: RootChange): Tr
     rootThreshold: root.threshold,
     releaseKeys: release.keys,
     releaseThreshold: release.threshold,
+    timestampKeys: timestamp.keys,
+    timestampThreshold: timestamp.threshold,
   };
   // The same checks a device makes when it loads the root.
   decodeTrustRootBody(encodeTrustRoot(spec), `trust root v${version}`);
@@ -48,7 +58,7 @@ export function nextTrustRoot(current: TrustRootContent, change: RootChange): Tr
 }
 
 function applyChange(
-  role: 'root' | 'release',
+  role: 'root' | 'release' | 'timestamp',
   keys: readonly PublicKeyInfo[],
   threshold: number,
   change: KeyListChange | undefined,

@@ -25,6 +25,9 @@ export interface TrustRootContent {
   readonly rootThreshold: number;
   readonly releaseKeys: readonly PublicKeyInfo[];
   readonly releaseThreshold: number;
+  // The online timestamp role: the server signs each check-in's Freshness.
+  readonly timestampKeys: readonly PublicKeyInfo[];
+  readonly timestampThreshold: number;
 }
 
 export interface VerifiedTrustRoot extends TrustRootContent {
@@ -59,6 +62,17 @@ export function updateTrustRoot(
   chain: readonly Signed[],
   now: Date,
 ): VerifiedTrustRoot {
+  const trusted = walkTrustRoots(current, chain);
+  checkUnexpired(trusted, now);
+  return trusted;
+}
+
+// walkTrustRoots is updateTrustRoot without the final expiry check, for a
+// device that learns the time from a statement the newest root vouches for.
+export function walkTrustRoots(
+  current: VerifiedTrustRoot,
+  chain: readonly Signed[],
+): VerifiedTrustRoot {
   let trusted = current;
   for (const signed of chain) {
     checkEnvelope(signed, maxTrustRootBytes, 'trust root');
@@ -81,7 +95,6 @@ export function updateTrustRoot(
     checkSuccession(trusted, next);
     trusted = next;
   }
-  checkUnexpired(trusted, now);
   return trusted;
 }
 
@@ -130,7 +143,9 @@ export function decodeTrustRoot(signed: Signed, what: string): VerifiedTrustRoot
 }
 
 // decodeTrustRootBody parses and checks a root body: a version, an expiry, a
-// vendor, non-empty key lists without repeats, thresholds from 1 to the keys.
+// vendor, non-empty key lists without repeats, thresholds from 1 to the keys,
+// and timestamp keys that are neither root nor release keys (the timestamp key
+// lives online on the server; it must be able to sign nothing but freshness).
 export function decodeTrustRootBody(body: Uint8Array, what: string): TrustRootContent {
   let root: TrustRoot;
   try {
@@ -159,6 +174,21 @@ export function decodeTrustRootBody(body: Uint8Array, what: string): TrustRootCo
       `must be between 1 and the ${releaseKeys.length} release keys`,
     );
   }
+  const timestampKeys = keyList(root.timestampKeys, 'timestamp_keys', field);
+  if (root.timestampThreshold < 1 || root.timestampThreshold > timestampKeys.length) {
+    throw field(
+      'timestamp_threshold',
+      `must be between 1 and the ${timestampKeys.length} timestamp keys`,
+    );
+  }
+  const offline = new Set([...rootKeys, ...releaseKeys].map((key) => key.keyId));
+  const shared = timestampKeys.findIndex((key) => offline.has(key.keyId));
+  if (shared !== -1) {
+    throw field(
+      `timestamp_keys[${shared}]`,
+      'is also a root or release key; the online timestamp key must be a key of its own',
+    );
+  }
   return {
     version: root.version,
     expiresAt,
@@ -167,6 +197,8 @@ export function decodeTrustRootBody(body: Uint8Array, what: string): TrustRootCo
     rootThreshold: root.rootThreshold,
     releaseKeys,
     releaseThreshold: root.releaseThreshold,
+    timestampKeys,
+    timestampThreshold: root.timestampThreshold,
   };
 }
 

@@ -68,10 +68,23 @@ export interface CliServer {
 }
 
 // startCliServer runs `pendulum server` and waits until it says where it listens.
-export async function startCliServer(dataDir: string): Promise<CliServer> {
+export async function startCliServer(
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+): Promise<CliServer> {
   const child = spawn(
     process.execPath,
-    [distCli, 'server', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--admission', 'accept'],
+    [
+      distCli,
+      'server',
+      '--data-dir',
+      dataDir,
+      '--listen',
+      '127.0.0.1:0',
+      '--admission',
+      'accept',
+      ...extraArgs,
+    ],
     { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

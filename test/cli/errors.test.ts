@@ -35,6 +35,7 @@ beforeAll(async () => {
   await writeKeys('root', rootKey);
   await writeKeys('release', releaseKey);
   await writeKeys('stranger', strangerKey);
+  await writeKeys('timestamp', generateKeyPair());
   const root = rootDocument({
     version: 1,
     rootKeys: [rootKey],
@@ -121,6 +122,8 @@ describe.concurrent('trust init', () => {
         missing,
         '--release-key',
         at('release.pub'),
+        '--timestamp-key',
+        at('timestamp.pub'),
         '--out',
         at('never.json'),
       ]),
@@ -147,6 +150,8 @@ describe.concurrent('trust init', () => {
         swapped,
         '--release-key',
         at('release.pub'),
+        '--timestamp-key',
+        at('timestamp.pub'),
         '--out',
         at('never-swapped.json'),
       ]),
@@ -169,6 +174,8 @@ describe.concurrent('trust init', () => {
       at('release.pub'),
       '--expires',
       '2020-01-01',
+      '--timestamp-key',
+      at('timestamp.pub'),
       '--out',
       out,
     ]);

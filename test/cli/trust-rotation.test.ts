@@ -28,7 +28,7 @@ import { type CliResult, type CliServer, runCli, runOk, startCliServer } from '.
 let dir: { path: string; remove: () => Promise<void> };
 let server: CliServer | undefined;
 const at = (name: string) => join(dir.path, name);
-const people = ['alice', 'bob', 'carol', 'dave', 'release-1', 'release-2'];
+const people = ['alice', 'bob', 'carol', 'dave', 'release-1', 'release-2', 'timestamp'];
 
 beforeAll(async () => {
   dir = await makeTempDir('cli-trust-rotation');
@@ -43,6 +43,8 @@ beforeAll(async () => {
     '2',
     '--release-key',
     at('keys/release-1.pub'),
+    '--timestamp-key',
+    at('keys/timestamp.pub'),
     '--out',
     at('root-v1.json'),
   ]);
@@ -180,7 +182,7 @@ describe('a 2-of-3 root rotation on three machines (the README example)', () => 
   });
 
   it('push installs v1, then v2 after checking it against v1', async () => {
-    server = await startCliServer(at('server-data'));
+    server = await startCliServer(at('server-data'), ['--timestamp-key', at('keys/timestamp.key')]);
     const connection = ['--server', server.address, '--token', server.adminToken ?? ''];
     expect(await runOk(['trust', 'push', at('root-v1.json'), ...connection])).toContain(
       'server trusts root v1',
@@ -434,6 +436,8 @@ describe.concurrent('refusals', () => {
         '2',
         '--release-key',
         at('keys/release-1.pub'),
+        '--timestamp-key',
+        at('keys/timestamp.pub'),
         '--out',
         at('never-init.json'),
       ]),
@@ -459,6 +463,8 @@ describe('a manifest that needs two release signatures', () => {
       at('keys/release-2.pub'),
       '--release-threshold',
       '2',
+      '--timestamp-key',
+      at('keys/timestamp.pub'),
       '--out',
       at('root-2-releases.json'),
     ]);

@@ -40,6 +40,9 @@ describe('quick start', () => {
     expect(adminToken).toMatch(/\S{20,}/);
     expect(server.banner.join('\n')).toContain(`export PENDULUM_TOKEN=${adminToken}`);
     expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(server.banner.join('\n')).toContain(
+      `list it in the trust root: pendulum trust init --timestamp-key ${at('data/timestamp.pub')}`,
+    );
   });
 
   it('makes a root key and a release key', async () => {
@@ -61,6 +64,9 @@ describe('quick start', () => {
       at('keys/root-1.key'),
       '--release-key',
       at('keys/release-1.pub'),
+      // The server made its timestamp key on its first start.
+      '--timestamp-key',
+      at('data/timestamp.pub'),
       '--out',
       at('root.json'),
     ]);

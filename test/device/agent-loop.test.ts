@@ -16,7 +16,7 @@ import type { UpdateSource } from '../../src/device/source/source.js';
 import { PendulumError } from '../../src/errors.js';
 import { generateKeyPair } from '../../src/trust/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { rootDocument } from '../support/vendor.js';
+import { freshnessFor, rootDocument, testDeviceId } from '../support/vendor.js';
 
 let tmp: { path: string; remove: () => Promise<void> };
 beforeAll(async () => {
@@ -34,6 +34,7 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
   const root = rootDocument({ version: 1, rootKeys: [key], releaseKeys: [key], signers: [key] });
   return createRuntime({
     settings: {
+      deviceId: testDeviceId,
       classId: 'gw',
       syncEveryBytes: 1 << 20,
       progressEveryMs: 1000,
@@ -58,10 +59,15 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
 }
 
 const failing = (calls: { n: number }, succeedAfter = Number.POSITIVE_INFINITY): UpdateSource => ({
-  async checkIn() {
+  async checkIn(status) {
     calls.n++;
     if (calls.n <= succeedAfter) throw new PendulumError('UNAVAILABLE', 'server down');
-    return { offer: undefined, pollIntervalMs: 30_000, trustRoots: [] };
+    return {
+      offer: undefined,
+      pollIntervalMs: 30_000,
+      trustRoots: [],
+      freshness: freshnessFor({ nonce: status.nonce, offer: undefined }),
+    };
   },
   download: () => {
     throw new Error('not used');

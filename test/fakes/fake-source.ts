@@ -9,6 +9,7 @@ import { OfferSchema } from '../../src/gen/pendulum/v1/device_pb.js';
 import type { Signed } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { sha256, toHex } from '../../src/trust/index.js';
 import { isFinalDeploymentState } from '../../src/wire/enums.js';
+import { freshnessFor } from '../support/vendor.js';
 
 export interface FakeSource extends UpdateSource {
   readonly reports: PendingReport[];
@@ -38,8 +39,14 @@ export function createFakeSource(
   return {
     reports,
     downloadOffsets,
-    async checkIn() {
-      return { offer: finished() ? undefined : offer, pollIntervalMs: 1000, trustRoots: [] };
+    async checkIn(status) {
+      const current = finished() ? undefined : offer;
+      return {
+        offer: current,
+        pollIntervalMs: 1000,
+        trustRoots: [],
+        freshness: freshnessFor({ nonce: status.nonce, offer: current }),
+      };
     },
     async *download(_id, _payloadId, offset) {
       downloadOffsets.push(offset);

@@ -1,7 +1,8 @@
 // Verifiers never accept what was not validly signed: forged manifests, roots,
-// root chains and offers, each acceptance checked against the fuzzer's own
+// root chains, offers and check-in freshness statements, each acceptance checked against the fuzzer's own
 // count of valid signatures (fuzz/oracle.ts).
 import { describe } from 'vitest';
+import { freshnessForgery } from '../../fuzz/families/freshness.js';
 import { manifestForgery, manifestPolicy } from '../../fuzz/families/manifest.js';
 import { offerForgery } from '../../fuzz/families/offer.js';
 import { trustRootChainForgery, trustRootForgery } from '../../fuzz/families/roots.js';
@@ -15,4 +16,5 @@ describe('verifiers', () => {
   propertyTest(trustRootForgery);
   propertyTest(trustRootChainForgery);
   propertyTest(offerForgery);
+  propertyTest(freshnessForgery);
 });

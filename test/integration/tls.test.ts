@@ -20,6 +20,7 @@ const status = {
   trustRootVersion: 0,
   agentState: 'idle',
   inventory: {},
+  nonce: new Uint8Array(16).fill(7),
 };
 
 beforeAll(async () => {

@@ -32,6 +32,7 @@ import { distCli } from '../support/device.js';
 import { type Fleet, startFleet, testClass } from '../support/fleet.js';
 import { makeImage } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { testTimestampKey } from '../support/vendor.js';
 import { rootBody } from '../trust/fixtures.js';
 
 let dir: { path: string; remove: () => Promise<void> };
@@ -68,6 +69,10 @@ const spec = (key: KeyPair): TrustRootSpec => ({
   rootThreshold: 1,
   releaseKeys: [{ keyId: releaseKey.keyId, publicKey: releaseKey.publicKey, label: 'release' }],
   releaseThreshold: 1,
+  timestampKeys: [
+    { keyId: testTimestampKey.keyId, publicKey: testTimestampKey.publicKey, label: 'timestamp' },
+  ],
+  timestampThreshold: 1,
 });
 
 // Each unsafe root, signed by its own root key where it has signatures at all.

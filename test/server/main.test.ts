@@ -11,6 +11,7 @@ import { createClient } from '../../src/rpc/client.js';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
 import { generateKeyPair, sha256, toHex } from '../../src/trust/index.js';
+import { writeTestTimestampKey } from '../support/fleet.js';
 import { makeImage } from '../support/images.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { rootDocument, signImage } from '../support/vendor.js';
@@ -25,8 +26,15 @@ afterAll(async () => {
 });
 
 const quiet = { log: pino({ level: 'silent' }) };
-const start = (dataDir: string, listen = '127.0.0.1:0') =>
-  startServer(defaultServerConfig({ data_dir: join(dir.path, dataDir), listen }), quiet);
+const start = async (dataDir: string, listen = '127.0.0.1:0') =>
+  startServer(
+    defaultServerConfig({
+      data_dir: join(dir.path, dataDir),
+      listen,
+      timestamp_key: await writeTestTimestampKey(join(dir.path, `${dataDir}-keys`)),
+    }),
+    quiet,
+  );
 
 // withPublisher runs `use` with a PublisherService client on `server`, then closes the channel.
 async function withPublisher<T>(

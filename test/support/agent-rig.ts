@@ -14,10 +14,10 @@ import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { Slot } from '../../src/device/slots/slot.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
 import { PendulumError } from '../../src/errors.js';
-import { generateKeyPair } from '../../src/trust/index.js';
+import { generateKeyPair, type KeyPair } from '../../src/trust/index.js';
 import { createFakeSource, type FakeSource } from '../fakes/fake-source.js';
 import { makeImage, sha256Hex } from './images.js';
-import { rootDocument, signImage } from './vendor.js';
+import { rootDocument, signImage, testDeviceId } from './vendor.js';
 
 const slotBytes = 6 * 1024 * 1024;
 // The release slot A holds from the factory.
@@ -31,6 +31,8 @@ export interface AgentRig {
   readonly image: Buffer;
   readonly journal: Journal<AgentState>;
   readonly source: FakeSource;
+  // The key the release is signed with (the root's only release key).
+  readonly releaseKey: KeyPair;
 }
 
 // makeAgentRig sets up a device in `dir` whose offered release passes its
@@ -54,7 +56,14 @@ export async function makeAgentRig(dir: string, healthy: boolean): Promise<Agent
   const manifest = signImage(image, [releaseKey], { classId: 'gw', version: '2.0.0' });
   const journal = createJournal(join(dir, 'journal.json'), (value) => parseAgentState(value));
   await journal.save(factoryState({ booted: 'A', version: '1.0.0', sequence: 1, trustRoot: root }));
-  return { dir, slots, image, journal, source: createFakeSource('deployment-1', manifest, image) };
+  return {
+    dir,
+    slots,
+    image,
+    journal,
+    source: createFakeSource('deployment-1', manifest, image),
+    releaseKey,
+  };
 }
 
 export interface RigParts {
@@ -64,12 +73,15 @@ export interface RigParts {
   readonly signal: AbortSignal;
   readonly slotB?: Slot;
   readonly source?: UpdateSource;
+  // The device's own clock (default: the real one).
+  readonly now?: () => number;
 }
 
 // rigRuntime is the agent's runtime over the rig, resuming from its journal.
 export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentRuntime> {
   return createRuntime({
     settings: {
+      deviceId: testDeviceId,
       classId: 'gw',
       syncEveryBytes: 1024 * 1024,
       progressEveryMs: 0,
@@ -84,7 +96,7 @@ export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentR
     source: parts.source ?? rig.source,
     checkHealth: parts.checkHealth,
     reboot: parts.reboot,
-    now: () => Date.now(),
+    now: parts.now ?? (() => Date.now()),
     log: rigLog,
     signal: parts.signal,
     journal: rig.journal,

@@ -2,7 +2,7 @@
 // a trust root, and ways to publish releases — honestly, or as a compromised
 // server that skips its own checks.
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
@@ -16,6 +16,7 @@ import type { Client } from '../../src/rpc/types.js';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
 import {
+  formatSecretKeyFile,
   formatSignedFile,
   generateKeyPair,
   type KeyPair,
@@ -23,7 +24,7 @@ import {
   sha256,
   toHex,
 } from '../../src/trust/index.js';
-import { rootDocument, signImage } from './vendor.js';
+import { rootDocument, signImage, testTimestampKey } from './vendor.js';
 
 export const testClass = 'acme-gateway';
 
@@ -47,6 +48,15 @@ export interface Fleet {
   close(): Promise<void>;
 }
 
+// writeTestTimestampKey writes the test timestamp key, which every root
+// rootDocument makes lists, into `dir` for a server's `timestamp_key`.
+export async function writeTestTimestampKey(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'timestamp.key');
+  await writeFile(file, formatSecretKeyFile(testTimestampKey, 'timestamp'), { mode: 0o600 });
+  return file;
+}
+
 // startFleet starts a server with a data directory under `dir`.
 export async function startFleet(
   dir: string,
@@ -59,6 +69,7 @@ export async function startFleet(
   const config = defaultServerConfig({
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     data_dir: join(dir, 'server'),
+    timestamp_key: await writeTestTimestampKey(dir),
     listen: '127.0.0.1:0',
     poll_interval: '1s',
     // Devices are admitted on first contact here; test/server/services/admission.test.ts

@@ -39,10 +39,14 @@ export function publicInfo(pair: KeyPair, label = 'test'): PublicKeyInfo {
   return { keyId: pair.keyId, publicKey: pair.publicKey, label };
 }
 
+// The online timestamp key every fixture root lists.
+export const timestampKey: KeyPair = generateKeyPair();
+
 // A vendor's key material and its first (pinned) trust root.
 export interface World {
   readonly rootKeys: KeyPair[];
   readonly releaseKeys: KeyPair[];
+  readonly timestampKey: KeyPair;
   readonly rootSpec: TrustRootSpec;
   readonly rootSigned: Signed;
   readonly root: VerifiedTrustRoot;
@@ -64,7 +68,14 @@ export function createWorld(options: WorldOptions = {}): World {
     releaseThreshold: options.releaseThreshold ?? 1,
   });
   const rootSigned = signTrustRoot(encodeTrustRoot(rootSpec), rootKeys);
-  return { rootKeys, releaseKeys, rootSpec, rootSigned, root: verifyPinnedTrustRoot(rootSigned) };
+  return {
+    rootKeys,
+    releaseKeys,
+    timestampKey,
+    rootSpec,
+    rootSigned,
+    root: verifyPinnedTrustRoot(rootSigned),
+  };
 }
 
 // trustRootSpec is a valid v1 root spec for the given keys, with overrides.
@@ -81,6 +92,8 @@ export function trustRootSpec(
     rootThreshold: 1,
     releaseKeys: releaseKeys.map((key) => publicInfo(key, 'release')),
     releaseThreshold: 1,
+    timestampKeys: [publicInfo(timestampKey, 'timestamp')],
+    timestampThreshold: 1,
     ...overrides,
   };
 }

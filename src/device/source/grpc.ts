@@ -97,6 +97,7 @@ export async function createGrpcSource(
               agentState: status.agentState,
               inventory: { ...status.inventory },
             },
+            nonce: status.nonce,
           },
           { signal, timeoutMs },
         ),
@@ -104,6 +105,7 @@ export async function createGrpcSource(
       return {
         offer: response.offer,
         trustRoots: response.trustRoots,
+        freshness: response.freshness,
         pollIntervalMs:
           response.pollInterval === undefined ? undefined : durationMs(response.pollInterval),
       };

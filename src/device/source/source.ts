@@ -13,6 +13,8 @@ export interface DeviceStatusReport {
   readonly trustRootVersion: number;
   readonly agentState: string;
   readonly inventory: Readonly<Record<string, string>>;
+  // Random, new for every check-in; the reply's freshness statement echoes it.
+  readonly nonce: Uint8Array;
 }
 
 export interface CheckInResult {
@@ -21,6 +23,8 @@ export interface CheckInResult {
   readonly pollIntervalMs: number | undefined;
   // Unverified: trust roots newer than the device's, oldest first.
   readonly trustRoots: readonly Signed[];
+  // Unverified: the server's signed Freshness for this check-in.
+  readonly freshness: Signed | undefined;
 }
 
 export interface PayloadChunk {

@@ -8,7 +8,7 @@ import { isPendulumError, PendulumError } from '../../errors.js';
 import { type DeviceService, type Offer, OfferSchema } from '../../gen/pendulum/v1/device_pb.js';
 import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
-import { keyIdOf, verifyDeviceAuth } from '../../trust/index.js';
+import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../trust/index.js';
 import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
@@ -107,6 +107,14 @@ export function createDeviceService(ctx: ServerContext): Impl {
 
     async checkIn(request, call) {
       const device = requireDevice(call.principal);
+      // Checked before any work: the reply's freshness statement echoes it.
+      if (request.nonce.length < minNonceBytes || request.nonce.length > maxNonceBytes) {
+        throw new PendulumError(
+          'INVALID_ARGUMENT',
+          `nonce must be ${minNonceBytes} to ${maxNonceBytes} random bytes, not ${request.nonce.length}`,
+          { context: { field: 'nonce' } },
+        );
+      }
       const status = request.status;
       const committedSequence = Number(status?.committedSequence ?? 0n);
       await store.devices.recordCheckIn(
@@ -121,13 +129,20 @@ export function createDeviceService(ctx: ServerContext): Impl {
         },
         ctx.now(),
       );
-      const rootVersion = status?.trustRootVersion ?? 0;
-      const offer = await offerFor(ctx, device, committedSequence, rootVersion);
-      const roots = await store.trustRoots.after(rootVersion);
+      const offer = await offerFor(ctx, device, committedSequence);
+      const roots = await store.trustRoots.after(status?.trustRootVersion ?? 0);
+      const now = ctx.now();
       return {
         offer,
         pollInterval: durationFromMs(config.poll_interval),
         trustRoots: roots.map((root) => fromBinary(SignedSchema, root.signed)),
+        freshness: ctx.timestamp.sign({
+          time: now,
+          expiresAt: new Date(now.getTime() + config.freshness_ttl),
+          deviceId: device.deviceId,
+          nonce: request.nonce,
+          offer,
+        }),
       };
     },
 
@@ -230,7 +245,6 @@ async function offerFor(
   ctx: ServerContext,
   device: DevicePrincipal,
   committedSequence: number,
-  rootVersion: number,
 ): Promise<Offer | undefined> {
   const { store } = ctx;
   let deployment = (await store.deployments.openForDevice(device.deviceId))[0];
@@ -274,11 +288,9 @@ async function offerFor(
       `release ${deployment.releaseId} of deployment ${deployment.id} is missing`,
     );
   const refs = await store.releases.payloadRefs(release.id);
-  const roots = await store.trustRoots.after(rootVersion);
   return create(OfferSchema, {
     deploymentId: deployment.id,
     manifest: fromBinary(SignedSchema, release.signed),
-    trustRoots: roots.map((root) => fromBinary(SignedSchema, root.signed)),
     payloads: refs.map((ref) => ({
       component: ref.component,
       payloadId: ref.payloadId,

@@ -152,6 +152,15 @@ export function createPublisherService(ctx: ServerContext): Impl {
         if (bytesEqual(body, current.signed.body)) return { version: current.version };
         verified = updateTrustRoot(current, [offered], ctx.now());
       }
+      // Devices check every check-in reply against the root's timestamp keys:
+      // a root without this server's key would cut every device off.
+      if (!verified.timestampKeys.some((key) => key.keyId === ctx.timestamp.key.keyId)) {
+        throw new PendulumError(
+          'FAILED_PRECONDITION',
+          `trust root v${verified.version} does not list this server's timestamp key ${ctx.timestamp.key.keyId}; devices would refuse every check-in reply. Add it (${ctx.timestamp.file.replace(/\.key$/, '.pub')}) with "pendulum trust init --timestamp-key" or "pendulum trust rotate --add-timestamp-key"`,
+          { context: { field: 'timestamp_keys', keyId: ctx.timestamp.key.keyId } },
+        );
+      }
       await store.trustRoots.insert({
         version: verified.version,
         vendorId: verified.vendorId,

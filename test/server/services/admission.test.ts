@@ -14,6 +14,9 @@ import { type RunningServer, startServer } from '../../../src/server/main.js';
 import { generateKeyPair, type KeyPair, signDeviceAuth } from '../../../src/trust/index.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
+// Every check-in carries a nonce; the server only checks its length.
+const nonce = new Uint8Array(16).fill(7);
+
 const classId = 'acme-gateway';
 let dir: { path: string; remove: () => Promise<void> };
 let server: RunningServer;
@@ -173,10 +176,10 @@ describe('revoking devices', () => {
     await main.fleet.preauthorizeDevice({ publicKey: key.publicKey, classId });
     const { token } = await authenticate(key);
     const session = createClient(DeviceService, channel, () => bearer(token));
-    await session.checkIn({});
+    await session.checkIn({ nonce });
     await main.fleet.decommissionDevice({ deviceId: key.keyId });
     // The session token it still holds stops working before it expires.
-    await expect(session.checkIn({})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(session.checkIn({ nonce })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(authenticate(key)).rejects.toMatchObject({
       code: 'PERMISSION_DENIED',
       message: expect.stringContaining('decommissioned'),
@@ -199,7 +202,7 @@ describe('revoking devices', () => {
     const { token } = await authenticate(key);
     const session = createClient(DeviceService, channel, () => bearer(token));
     await main.fleet.rejectDevice({ deviceId: key.keyId });
-    await expect(session.checkIn({})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(session.checkIn({ nonce })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('binds a session token to its device and lets it expire', async () => {
@@ -208,9 +211,9 @@ describe('revoking devices', () => {
       const key = generateKeyPair();
       const { token } = await authenticate(key, { devices: short.devices });
       const session = createClient(DeviceService, short.channel, () => bearer(token));
-      await session.checkIn({});
+      await session.checkIn({ nonce });
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      await expect(session.checkIn({})).rejects.toMatchObject({
+      await expect(session.checkIn({ nonce })).rejects.toMatchObject({
         code: 'UNAUTHENTICATED',
         message: expect.stringContaining('expired'),
       });

@@ -22,6 +22,9 @@ import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
 import { makeImage } from '../../support/images.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
+// Every check-in carries a nonce; the server only checks its length.
+const nonce = new Uint8Array(16).fill(7);
+
 let dir: { path: string; remove: () => Promise<void> };
 let fleet: Fleet;
 let channel: GrpcClient;
@@ -57,7 +60,7 @@ async function authenticate(
 describe('device calls', () => {
   it('refuses CheckIn, Download and Report without a token', async () => {
     const client = deviceClient();
-    await expect(client.checkIn({})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(client.checkIn({ nonce })).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(
       client.report({ deploymentId: 'x', state: DeploymentState.DOWNLOADING }),
     ).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
@@ -68,7 +71,7 @@ describe('device calls', () => {
   });
 
   it('refuses a made-up token', async () => {
-    await expect(deviceClient('pdd_made-up').checkIn({})).rejects.toMatchObject({
+    await expect(deviceClient('pdd_made-up').checkIn({ nonce })).rejects.toMatchObject({
       code: 'UNAUTHENTICATED',
     });
   });
@@ -133,9 +136,9 @@ describe('device calls', () => {
   it('stops accepting the tokens of a rejected device', async () => {
     const key = generateKeyPair();
     const token = await authenticate(key);
-    await deviceClient(token).checkIn({});
+    await deviceClient(token).checkIn({ nonce });
     await fleet.fleet.rejectDevice({ deviceId: key.keyId });
-    await expect(deviceClient(token).checkIn({})).rejects.toMatchObject({
+    await expect(deviceClient(token).checkIn({ nonce })).rejects.toMatchObject({
       code: 'UNAUTHENTICATED',
     });
     await expect(authenticate(key)).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });

@@ -20,6 +20,9 @@ import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
 import { makeImage } from '../../support/images.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
+// Every check-in carries a nonce; the server only checks its length.
+const nonce = new Uint8Array(16).fill(7);
+
 let dir: { path: string; remove: () => Promise<void> };
 let fleet: Fleet;
 let channel: GrpcClient;
@@ -146,7 +149,7 @@ describe('devices', () => {
       agentState: 'idle',
       inventory: { kernel: '6.6' },
     };
-    await device.client.checkIn({ status });
+    await device.client.checkIn({ status, nonce });
 
     // A device offered two releases, one after the other: the first rolls back.
     const failedRelease = await fleet.publish(small('history-old'), {
@@ -154,7 +157,7 @@ describe('devices', () => {
       sequence: 20,
       version: '2.0.0',
     });
-    const first = await device.client.checkIn({ status });
+    const first = await device.client.checkIn({ status, nonce });
     expect(first.offer?.manifest).toBeDefined();
     await device.client.report({
       deploymentId: first.offer?.deploymentId ?? '',
@@ -164,7 +167,7 @@ describe('devices', () => {
     });
     await sleep(2);
     await fleet.publish(small('history-new'), { classId, sequence: 21, version: '2.1.0' });
-    const second = await device.client.checkIn({ status });
+    const second = await device.client.checkIn({ status, nonce });
     expect(second.offer?.deploymentId).not.toBe(first.offer?.deploymentId);
     await device.client.report({
       deploymentId: second.offer?.deploymentId ?? '',

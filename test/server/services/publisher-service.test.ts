@@ -23,10 +23,13 @@ import {
   signDeviceAuth,
   toHex,
 } from '../../../src/trust/index.js';
-import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
+import { type Fleet, startFleet, testClass, writeTestTimestampKey } from '../../support/fleet.js';
 import { makeImage } from '../../support/images.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { rootDocument } from '../../support/vendor.js';
+
+// Every check-in carries a nonce; the server only checks its length.
+const nonce = new Uint8Array(16).fill(7);
 
 let dir: { path: string; remove: () => Promise<void> };
 let fleet: Fleet;
@@ -230,7 +233,11 @@ describe('a server without a trust root', () => {
 
   beforeAll(async () => {
     bare = await startServer(
-      defaultServerConfig({ data_dir: join(dir.path, 'bare'), listen: '127.0.0.1:0' }),
+      defaultServerConfig({
+        data_dir: join(dir.path, 'bare'),
+        listen: '127.0.0.1:0',
+        timestamp_key: await writeTestTimestampKey(join(dir.path, 'bare-keys')),
+      }),
       { log: pino({ level: 'silent' }) },
     );
     channel = new GrpcClient(bare.address, credentials.createInsecure());
@@ -372,6 +379,7 @@ describe('trust root rotation', () => {
     });
     await rotating.fleet.createRollout({ releaseId: release?.id ?? '', classId: '' });
     const atV1 = await checkIn(channel, 1);
+    expect(atV1.offer).toBeDefined();
     expect(atV1?.trustRoots.map((root) => decodeTrustRoot(root, 'offered').version)).toEqual([2]);
     expect(bytesEqual(atV1?.trustRoots[0]?.body ?? new Uint8Array(), acceptedV2.body)).toBe(true);
     const atV0 = await checkIn(channel, 0);
@@ -419,7 +427,8 @@ describe('trust root rotation', () => {
     });
     const response = await createClient(DeviceService, channel, () => bearer(token)).checkIn({
       status: { committedSequence: 1n, trustRootVersion: rootVersion, installedVersion: '1.0.0' },
+      nonce,
     });
-    return response.offer;
+    return response;
   }
 });

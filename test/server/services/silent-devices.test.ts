@@ -14,6 +14,9 @@ import { type RunningServer, startServer } from '../../../src/server/main.js';
 import { generateKeyPair, signDeviceAuth } from '../../../src/trust/index.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
+// Every check-in carries a nonce; the server only checks its length.
+const nonce = new Uint8Array(16).fill(7);
+
 const classId = 'acme-gateway';
 let dir: { path: string; remove: () => Promise<void> };
 let server: RunningServer;
@@ -51,7 +54,7 @@ async function checkIn(key: ReturnType<typeof generateKeyPair>) {
     timestampMs,
     signature: signDeviceAuth(key, classId, timestampMs),
   });
-  await createClient(DeviceService, channel, () => bearer(token)).checkIn({});
+  await createClient(DeviceService, channel, () => bearer(token)).checkIn({ nonce });
 }
 
 const silentIds = async () =>
