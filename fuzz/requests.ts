@@ -71,8 +71,9 @@ function seedInits(context: SeedContext): Record<string, Record<string, unknown>
         errorCode: '',
         message: 'downloading',
         logTail: 'line 1\nline 2',
+        sequence: 1n,
       },
-      { deploymentId: context.deploymentId, state: 9, errorCode: 'DIGEST_MISMATCH' },
+      { deploymentId: context.deploymentId, state: 9, errorCode: 'DIGEST_MISMATCH', sequence: 2n },
     ],
     uploadPayload: [
       { part: { case: 'header', value: { sha256: payloadId, size: BigInt(payload.length) } } },

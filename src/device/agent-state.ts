@@ -41,6 +41,9 @@ export const reportSchema = z.object({
   bytesTotal: z.number().int().nonnegative(),
   errorCode: z.string(),
   message: z.string(),
+  // Strictly increasing across the device's reports; 0 only in a journal
+  // written before reports carried one (renumbered on load).
+  sequence: z.number().int().nonnegative().default(0),
 });
 export type PendingReport = z.infer<typeof reportSchema>;
 
@@ -74,12 +77,21 @@ export const agentStateSchema = z.object({
     failure: failureSchema.optional(),
   }),
   outbox: z.array(reportSchema),
+  // The sequence of the last report queued (see reportSchema.sequence).
+  reportSequence: z.number().int().nonnegative().default(0),
 });
 export type AgentState = z.infer<typeof agentStateSchema>;
 
 // parseAgentState validates a journal's JSON; it throws a ZodError on mismatch.
 export function parseAgentState(value: unknown): AgentState {
-  return agentStateSchema.parse(value);
+  const state = agentStateSchema.parse(value);
+  if (state.outbox.every((report) => report.sequence > 0)) return state;
+  // Queued before reports were numbered: number them after the last one.
+  let next = state.reportSequence;
+  const outbox = state.outbox.map((report) =>
+    report.sequence > 0 ? report : { ...report, sequence: ++next },
+  );
+  return { ...state, outbox, reportSequence: Math.max(next, ...outbox.map((r) => r.sequence)) };
 }
 
 // factoryState is the journal of a factory-fresh device: the booted slot runs
@@ -103,5 +115,6 @@ export function factoryState(options: {
     slots,
     machine: { name: 'idle', offset: 0 },
     outbox: [],
+    reportSequence: 0,
   };
 }

@@ -58,7 +58,13 @@ async function download(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutc
       },
       progress: async (offset) => {
         if (rt.now() - lastProgress < rt.settings.progressEveryMs) return;
+        // Behind a queued report it would be recorded first, and the queued
+        // one then dropped as a replay (its sequence is lower).
+        if (rt.state.outbox.length > 0) return;
         lastProgress = rt.now();
+        // The sequence is persisted before the report leaves: one number is never used twice.
+        const sequence = rt.state.reportSequence + 1;
+        await rt.save({ ...rt.state, reportSequence: sequence });
         const report = {
           deploymentId: d.id,
           state: 'downloading' as const,
@@ -66,6 +72,7 @@ async function download(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutc
           bytesTotal: d.size,
           errorCode: '',
           message: '',
+          sequence,
         };
         // Progress is best effort: a lost one is replaced by the next.
         await rt.source

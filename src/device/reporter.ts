@@ -5,9 +5,15 @@ import type { AgentState, PendingReport } from './agent-state.js';
 import { isTransient } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
 
-// withReport returns the state with a report appended to its outbox.
-export function withReport(state: AgentState, report: PendingReport): AgentState {
-  return { ...state, outbox: [...state.outbox, report] };
+// withReport returns the state with a report appended to its outbox, under
+// the next report sequence (the server records each sequence once).
+export function withReport(state: AgentState, report: Omit<PendingReport, 'sequence'>): AgentState {
+  const sequence = state.reportSequence + 1;
+  return {
+    ...state,
+    reportSequence: sequence,
+    outbox: [...state.outbox, { ...report, sequence }],
+  };
 }
 
 // flushOutbox sends queued reports in order and drops each once the server

@@ -38,7 +38,7 @@ export async function transition(
   const reported = options.report?.state ?? reportedState[name];
   if (reported !== undefined) {
     const error = options.report?.error;
-    const report: PendingReport = {
+    const report: Omit<PendingReport, 'sequence'> = {
       deploymentId: deployment.id,
       state: reported,
       bytesDone: name === 'downloading' ? machine.offset : deployment.size,

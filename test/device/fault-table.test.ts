@@ -293,6 +293,15 @@ describe('fault table', () => {
       expect(states).not.toContain('committed');
     }
     expect(states.filter((s) => isFinalDeploymentState(s))).toHaveLength(1);
+    // Report sequences never go back, and one number is never used for two
+    // different reports (a power cut may deliver the same report twice).
+    const reports = rig.source.reports;
+    for (const [i, report] of reports.entries()) {
+      const before = reports[i - 1];
+      if (before === undefined) continue;
+      expect(report.sequence).toBeGreaterThanOrEqual(before.sequence);
+      if (report.sequence === before.sequence) expect(report).toEqual(before);
+    }
   });
 });
 

@@ -143,6 +143,7 @@ export async function createGrpcSource(
             errorCode: report.errorCode,
             message: report.message,
             logTail: report.logTail ?? '',
+            sequence: BigInt(report.sequence),
           },
           { signal, timeoutMs },
         ),

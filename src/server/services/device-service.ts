@@ -190,6 +190,15 @@ export function createDeviceService(ctx: ServerContext): Impl {
           context: { field: 'state' },
         });
       }
+      const sequence = Number(request.sequence);
+      if (!Number.isSafeInteger(sequence) || sequence < 1) {
+        throw new PendulumError('INVALID_ARGUMENT', 'sequence must be at least 1', {
+          context: { field: 'sequence' },
+        });
+      }
+      // A replayed or retried report: acknowledged, so the device stops
+      // sending it, and recorded once only.
+      if (sequence <= deployment.reportSequence) return {};
       if (isFinalDeploymentState(deployment.state)) {
         // A retried final report is fine; anything else after the end is a bug on the device.
         if (deployment.state === state) return {};
@@ -199,9 +208,10 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       const finished = isFinalDeploymentState(state);
-      await store.deployments.transition(
+      const { recorded } = await store.deployments.transition(
         deployment.id,
         {
+          sequence,
           state,
           bytesDone: Number(request.bytesDone),
           bytesTotal: Number(request.bytesTotal),
@@ -212,7 +222,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
         },
         ctx.now(),
       );
-      if (finished) {
+      if (recorded && finished) {
         await store.audit.append({
           actor: `device:${device.deviceId}`,
           action: `deployment.${state}`,

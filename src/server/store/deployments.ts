@@ -21,6 +21,8 @@ export interface StoredDeployment {
   readonly updatedAt: string;
   // Set while the deployment is in a final state.
   readonly finishedAt: string | null;
+  // The sequence of the last device report recorded.
+  readonly reportSequence: number;
 }
 
 // A deployment as listed for a device, with its release's version.
@@ -45,6 +47,9 @@ export interface Transition {
   readonly logTail: string;
   // Whether `state` is final (installed, failed, rolled back…).
   readonly finished: boolean;
+  // The device's report sequence; at or below the last recorded one, the
+  // transition is not applied (a replay or a retry).
+  readonly sequence: number;
 }
 
 export type DeploymentRepository = ReturnType<typeof createDeploymentRepository>;
@@ -67,6 +72,7 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
+    reportSequence: num(row.report_sequence),
   };
 }
 
@@ -159,9 +165,16 @@ export function createDeploymentRepository(db: Kysely<Database>) {
     },
 
     // transition records a reported state: the row and its history change together.
-    async transition(id: string, change: Transition, now: Date): Promise<StoredDeployment> {
+    // transition records a device report, unless one with the same or a
+    // higher sequence was recorded already (`recorded` tells which).
+    async transition(
+      id: string,
+      change: Transition,
+      now: Date,
+    ): Promise<{ deployment: StoredDeployment; recorded: boolean }> {
       requireSafeInteger(change.bytesDone, 'bytesDone');
       requireSafeInteger(change.bytesTotal, 'bytesTotal');
+      requireSafeInteger(change.sequence, 'sequence', 1);
       const at = iso(now);
       return inTransaction(db, async (trx) => {
         const current = await one(trx, id);
@@ -169,9 +182,11 @@ export function createDeploymentRepository(db: Kysely<Database>) {
           throw new PendulumError('NOT_FOUND', `deployment ${id} not found`, {
             context: { deploymentId: id },
           });
+        if (change.sequence <= current.reportSequence)
+          return { deployment: current, recorded: false };
         // A final state keeps the time it was first reached; leaving one (a retry) clears it.
         const finishedAt = change.finished ? (current.finishedAt ?? at) : null;
-        await trx
+        const updatedRows = await trx
           .updateTable('deployments')
           .set({
             state: change.state,
@@ -182,9 +197,13 @@ export function createDeploymentRepository(db: Kysely<Database>) {
             log_tail: change.logTail,
             updated_at: at,
             finished_at: finishedAt,
+            report_sequence: change.sequence,
           })
           .where('id', '=', id)
-          .execute();
+          // Two replicas recording at once: only one moves the sequence.
+          .where('report_sequence', '<', change.sequence)
+          .executeTakeFirst();
+        if (updatedRows.numUpdatedRows === 0n) return { deployment: current, recorded: false };
         await trx
           .insertInto('deployment_events')
           .values({
@@ -198,7 +217,7 @@ export function createDeploymentRepository(db: Kysely<Database>) {
         const updated = await one(trx, id);
         if (updated === undefined)
           throw new PendulumError('INTERNAL', `deployment ${id} vanished during its transition`);
-        return updated;
+        return { deployment: updated, recorded: true };
       });
     },
 

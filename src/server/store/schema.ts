@@ -112,6 +112,8 @@ export interface DeploymentsTable {
   created_at: Immutable<string>;
   updated_at: string;
   finished_at: string | null;
+  // The sequence of the last device report recorded (0: none yet).
+  report_sequence: Generated<number>;
 }
 
 export interface DeploymentEventsTable {

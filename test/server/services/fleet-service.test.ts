@@ -164,6 +164,7 @@ describe('devices', () => {
       state: DeploymentState.ROLLED_BACK,
       errorCode: 'HEALTH_CHECK_FAILED',
       message: 'image self-test failed',
+      sequence: 1n,
     });
     await sleep(2);
     await fleet.publish(small('history-new'), { classId, sequence: 21, version: '2.1.0' });
@@ -174,6 +175,7 @@ describe('devices', () => {
       state: DeploymentState.DOWNLOADING,
       bytesDone: 1024n,
       bytesTotal: 65537n,
+      sequence: 2n,
     });
 
     const { devices } = await fleet.fleet.listDevices({ classId });

@@ -42,7 +42,11 @@ describe('openDatabase', () => {
     const path = join(await tempDir(), 'metadata.db');
     const db = await openDatabase({ path });
     expect(await executedMigrations(db)).toEqual(Object.keys(migrations));
-    expect(Object.keys(migrations)).toEqual(['0001-initial', '0002-enrolment-tokens']);
+    expect(Object.keys(migrations)).toEqual([
+      '0001-initial',
+      '0002-enrolment-tokens',
+      '0003-report-sequence',
+    ]);
     await db.destroy();
   });
 

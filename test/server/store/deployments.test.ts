@@ -25,7 +25,9 @@ beforeEach(async () => {
 });
 afterEach(async () => temp.cleanup());
 
+let sequence = 0;
 const step = (state: string, finished = false, extra: Partial<Transition> = {}): Transition => ({
+  sequence: ++sequence,
   state,
   bytesDone: 0,
   bytesTotal: 100,
@@ -103,7 +105,8 @@ describe('deployments', () => {
       }),
       at(12),
     );
-    expect(done).toMatchObject({
+    expect(done.recorded).toBe(true);
+    expect(done.deployment).toMatchObject({
       state: 'failed',
       bytesDone: 100,
       errorCode: 'DIGEST_MISMATCH',
@@ -119,6 +122,29 @@ describe('deployments', () => {
       ['downloading', '', at(11).toISOString()],
       ['failed', 'DIGEST_MISMATCH', at(12).toISOString()],
     ]);
+  });
+
+  it('survives a replayed device report: a sequence at or below the last recorded changes nothing', async () => {
+    await store.deployments.create({
+      id: 'x3',
+      deviceId: 'dev2',
+      releaseId: hex64(2),
+      rolloutId: 'r1',
+      bytesTotal: 100,
+      now: at(10),
+    });
+    const downloading = step('downloading', false, { bytesDone: 10 });
+    expect((await store.deployments.transition('x3', downloading, at(11))).recorded).toBe(true);
+    const committed = step('committed', true, { bytesDone: 100 });
+    expect((await store.deployments.transition('x3', committed, at(12))).recorded).toBe(true);
+    // The recorded "downloading" report again, and the commit retried.
+    const replay = await store.deployments.transition('x3', downloading, at(13));
+    expect(replay.recorded).toBe(false);
+    expect(replay.deployment.state).toBe('committed');
+    expect((await store.deployments.transition('x3', committed, at(14))).recorded).toBe(false);
+    const events = await store.deployments.events('x3');
+    expect(events.map((e) => e.state)).toEqual(['offered', 'downloading', 'committed']);
+    expect((await store.deployments.get('x3'))?.updatedAt).toBe(at(12).toISOString());
   });
 
   it('a transition of an unknown deployment is NOT_FOUND and records nothing', async () => {
