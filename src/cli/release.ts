@@ -130,6 +130,7 @@ export function registerRelease(program: Command): void {
         now: new Date(),
         classId: null,
         aboveSequence: null,
+        floor: null,
         maxComponentBytes: Number.MAX_SAFE_INTEGER,
       });
       await writeBundle(options.out, signed, [options.image]);

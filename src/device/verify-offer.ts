@@ -54,6 +54,8 @@ export function planInstall(
     now: context.now,
     classId: context.classId,
     aboveSequence: context.committed.sequence,
+    // The device's persisted floor is not passed in yet.
+    floor: null,
     maxComponentBytes: context.targetCapacity,
   });
   const [component, ...rest] = manifest.components;

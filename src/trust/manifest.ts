@@ -1,5 +1,5 @@
 // Manifest verification, in the order DESIGN.md gives: signature threshold →
-// decode → expiry → vendor/class → sequence → sizes. Pure: bytes, keys,
+// decode → expiry → vendor/class → sequence (and anti-rollback floor) → sizes. Pure: bytes, keys,
 // policy and the current time in; a verified manifest out, or a typed error.
 import { fromBinary } from '@bufbuild/protobuf';
 import { durationMs, timestampDate } from '@bufbuild/protobuf/wkt';
@@ -46,6 +46,8 @@ export interface VerifiedManifest {
   readonly bootAttempts: number;
   readonly confirmDeadlineMs: number;
   readonly irreversible: boolean;
+  // The anti-rollback floor this release asks for once committed (at most `sequence`).
+  readonly rollbackFloor: number;
   readonly text: string;
 }
 
@@ -55,6 +57,9 @@ export interface ManifestPolicy {
   readonly classId: string | null;
   // The sequence the manifest must be above; null accepts any (the server).
   readonly aboveSequence: number | null;
+  // The device's persisted anti-rollback floor: the sequence must be at least
+  // this; null accepts any (the server).
+  readonly floor: number | null;
   // Upper bound on each component's size (the slot size on a device).
   readonly maxComponentBytes: number;
 }
@@ -128,10 +133,23 @@ export function verifyManifest(
   }
   const sequence = safeNumber(manifest.sequence, 'sequence', field);
   if (sequence < 1) throw field('sequence', 'must be at least 1');
+  const rollbackFloor = safeNumber(manifest.rollbackFloor, 'rollback_floor', field);
+  // A release cannot forbid itself: its floor is at most its own sequence.
+  if (rollbackFloor > sequence)
+    throw field('rollback_floor', `(${rollbackFloor}) is above the sequence ${sequence}`);
   if (policy.aboveSequence !== null && sequence <= policy.aboveSequence) {
     throw fail(
       'ROLLBACK_REJECTED',
       `sequence ${sequence} is not above the committed ${policy.aboveSequence}`,
+      'sequence',
+    );
+  }
+  // The floor survives a reset of the device's journal (go-tuf CVE-2022-29173
+  // is what trusting a reset counter looks like).
+  if (policy.floor !== null && sequence < policy.floor) {
+    throw fail(
+      'ROLLBACK_REJECTED',
+      `sequence ${sequence} is below the device's anti-rollback floor ${policy.floor}`,
       'sequence',
     );
   }
@@ -160,6 +178,7 @@ export function verifyManifest(
     bootAttempts: health.bootAttempts,
     confirmDeadlineMs,
     irreversible: manifest.flags.includes(ManifestFlag.IRREVERSIBLE),
+    rollbackFloor,
     text: manifest.text,
   };
 }
