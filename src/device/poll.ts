@@ -77,6 +77,8 @@ async function accept(
 ): Promise<void> {
   const now = new Date(rt.now());
   try {
+    // A missing or corrupt floor store refuses the offer: fail closed, never floor 0.
+    const floor = await rt.rollbackFloor.read();
     const root = verifyOfferRoot(offer, current, now);
     if (root.version !== current.version) {
       await rt.save({
@@ -89,6 +91,7 @@ async function accept(
       classId: rt.settings.classId,
       committed: rt.state.committed,
       booted,
+      floor,
       targetCapacity: await rt.slots[otherSlot(booted)].capacity(),
       now,
     });

@@ -22,6 +22,8 @@ export interface InstallContext {
     readonly sequence: number;
   };
   readonly booted: SlotName;
+  // The device's persisted anti-rollback floor.
+  readonly floor: number;
   // Capacity of the slot the release would be written to.
   readonly targetCapacity: number;
   readonly now: Date;
@@ -54,8 +56,7 @@ export function planInstall(
     now: context.now,
     classId: context.classId,
     aboveSequence: context.committed.sequence,
-    // The device's persisted floor is not passed in yet.
-    floor: null,
+    floor: context.floor,
     maxComponentBytes: context.targetCapacity,
   });
   const [component, ...rest] = manifest.components;
@@ -96,6 +97,12 @@ export function planInstall(
       fromVersion: context.committed.version,
       bootAttempts: manifest.bootAttempts,
       confirmDeadlineMs: manifest.confirmDeadlineMs,
+      rollbackFloor: floorOnCommit(manifest),
     },
   };
+}
+
+// floorOnCommit is the floor committing the release raises the device to.
+export function floorOnCommit(manifest: VerifiedManifest): number {
+  return Math.max(manifest.rollbackFloor, manifest.irreversible ? manifest.sequence : 0);
 }

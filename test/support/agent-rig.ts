@@ -1,6 +1,6 @@
 // An in-process device for agent tests: slot files with the factory image
-// (1.0.0) in A, a journal in its factory state, and one signed release (2.0.0)
-// offered by a fake source. rigRuntime builds the agent's runtime over them
+// (1.0.0) in A, a journal in its factory state, an anti-rollback floor file at
+// the factory sequence, and one signed release (2.0.0) offered by a fake source. rigRuntime builds the agent's runtime over them
 // and whatever bootloader, health check and reboot the test gives.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,12 +9,16 @@ import { type LoopResult, runAgent } from '../../src/device/agent.js';
 import { type AgentState, factoryState, parseAgentState } from '../../src/device/agent-state.js';
 import type { Bootloader } from '../../src/device/bootloaders/bootloader.js';
 import { createJournal, type Journal } from '../../src/device/journal.js';
+import {
+  createRollbackFloorStore,
+  type RollbackFloorStore,
+} from '../../src/device/rollback-floor.js';
 import { type AgentRuntime, createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { Slot } from '../../src/device/slots/slot.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
 import { PendulumError } from '../../src/errors.js';
-import { generateKeyPair } from '../../src/trust/index.js';
+import { generateKeyPair, type KeyPair, type ManifestSpec } from '../../src/trust/index.js';
 import { createFakeSource, type FakeSource } from '../fakes/fake-source.js';
 import { makeImage, sha256Hex } from './images.js';
 import { rootDocument, signImage } from './vendor.js';
@@ -30,12 +34,20 @@ export interface AgentRig {
   // The release offered, healthy or not as asked.
   readonly image: Buffer;
   readonly journal: Journal<AgentState>;
+  // The device's anti-rollback floor, 1 (the factory release) to begin with.
+  readonly floor: RollbackFloorStore;
   readonly source: FakeSource;
+  // Signs further releases the device trusts.
+  readonly releaseKey: KeyPair;
 }
 
 // makeAgentRig sets up a device in `dir` whose offered release passes its
-// health check when `healthy`.
-export async function makeAgentRig(dir: string, healthy: boolean): Promise<AgentRig> {
+// health check when `healthy`; `spec` changes the offered manifest.
+export async function makeAgentRig(
+  dir: string,
+  healthy: boolean,
+  spec: Partial<ManifestSpec> = {},
+): Promise<AgentRig> {
   await mkdir(dir, { recursive: true });
   const slots = { A: join(dir, 'a.img'), B: join(dir, 'b.img') };
   const slotA = Buffer.alloc(slotBytes);
@@ -51,10 +63,13 @@ export async function makeAgentRig(dir: string, healthy: boolean): Promise<Agent
     signers: [rootKey],
   });
   const image = makeImage('2.0.0', { healthy });
-  const manifest = signImage(image, [releaseKey], { classId: 'gw', version: '2.0.0' });
+  const manifest = signImage(image, [releaseKey], { classId: 'gw', version: '2.0.0', ...spec });
   const journal = createJournal(join(dir, 'journal.json'), (value) => parseAgentState(value));
   await journal.save(factoryState({ booted: 'A', version: '1.0.0', sequence: 1, trustRoot: root }));
-  return { dir, slots, image, journal, source: createFakeSource('deployment-1', manifest, image) };
+  const floor = createRollbackFloorStore(join(dir, 'rollback-floor'));
+  await floor.write(1);
+  const source = createFakeSource('deployment-1', manifest, image);
+  return { dir, slots, image, journal, floor, source, releaseKey };
 }
 
 export interface RigParts {
@@ -64,6 +79,7 @@ export interface RigParts {
   readonly signal: AbortSignal;
   readonly slotB?: Slot;
   readonly source?: UpdateSource;
+  readonly rollbackFloor?: RollbackFloorStore;
 }
 
 // rigRuntime is the agent's runtime over the rig, resuming from its journal.
@@ -82,6 +98,7 @@ export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentR
     },
     bootloader: parts.bootloader,
     source: parts.source ?? rig.source,
+    rollbackFloor: parts.rollbackFloor ?? rig.floor,
     checkHealth: parts.checkHealth,
     reboot: parts.reboot,
     now: () => Date.now(),
