@@ -6,6 +6,7 @@ import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
 import { ComponentKind } from '../gen/pendulum/v1/manifest_pb.js';
 import {
+  floorOnCommit,
   updateTrustRoot,
   type VerifiedManifest,
   type VerifiedTrustRoot,
@@ -100,9 +101,4 @@ export function planInstall(
       rollbackFloor: floorOnCommit(manifest),
     },
   };
-}
-
-// floorOnCommit is the floor committing the release raises the device to.
-export function floorOnCommit(manifest: VerifiedManifest): number {
-  return Math.max(manifest.rollbackFloor, manifest.irreversible ? manifest.sequence : 0);
 }

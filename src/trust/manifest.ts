@@ -183,6 +183,12 @@ export function verifyManifest(
   };
 }
 
+// floorOnCommit is the anti-rollback floor a device rises to when it commits
+// the release: its rollback_floor, or its own sequence when irreversible.
+export function floorOnCommit(manifest: VerifiedManifest): number {
+  return Math.max(manifest.rollbackFloor, manifest.irreversible ? manifest.sequence : 0);
+}
+
 function decodeManifest(body: Uint8Array): Manifest {
   try {
     return fromBinary(ManifestSchema, body);

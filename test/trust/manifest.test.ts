@@ -17,6 +17,7 @@ import {
   maxSignatures,
 } from '../../src/trust/envelope.js';
 import {
+  floorOnCommit,
   maxBootAttempts,
   maxConfirmDeadlineMs,
   maxManifestBytes,
@@ -493,6 +494,16 @@ describe('verifyManifest', () => {
         expect(error.context.field).toBe('rollback_floor');
         expect(error.message).toBe('manifest: field "rollback_floor" (8) is above the sequence 7');
       }
+    });
+
+    it('raises the floor on commit to the sequence when irreversible, else to rollback_floor', () => {
+      const world = createWorld();
+      const floorOf = (spec: Parameters<typeof signedManifest>[1]) =>
+        floorOnCommit(verifyManifest(signedManifest(world, spec), world.root, devicePolicy()));
+      expect(floorOf({ sequence: 7 })).toBe(0);
+      expect(floorOf({ sequence: 7, rollbackFloor: 4 })).toBe(4);
+      expect(floorOf({ sequence: 7, irreversible: true })).toBe(7);
+      expect(floorOf({ sequence: 7, rollbackFloor: 4, irreversible: true })).toBe(7);
     });
 
     it('rejects a rollback floor above 2^53 instead of rounding it', () => {
