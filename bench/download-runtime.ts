@@ -39,5 +39,6 @@ export function benchDeployment(id: string, sha256: string, size: number) {
     fromVersion: 'factory',
     bootAttempts: 1,
     confirmDeadlineMs: 1000,
+    rollbackFloor: 0,
   } as const;
 }

@@ -228,7 +228,9 @@ function buildCorpus(): Corpus {
     now,
     vendorId,
     classId,
-    policy: { now, classId, aboveSequence: 6, maxComponentBytes: 64 * 1024 * 1024 },
+    // Committed at 5 with a floor of 7 (an irreversible release was committed
+    // and the journal reset since): the floor is what refuses sequence 6.
+    policy: { now, classId, aboveSequence: 5, floor: 7, maxComponentBytes: 64 * 1024 * 1024 },
     worlds,
     nextRoots,
     manifestSeeds,

@@ -124,7 +124,7 @@ const smallText = (values: string[]) =>
 function manifestFields(now: Date) {
   const nowSeconds = BigInt(Math.floor(now.getTime() / 1000));
   const component = fc.record({
-    name: smallText(['rootfs', '']),
+    name: smallText(['rootfs', '', '../etc/shadow', '/dev/sda', 'app.v2', '.x']),
     kind: fc.nat(4),
     size: uint64,
     sha256: fc
@@ -161,13 +161,14 @@ function manifestFields(now: Date) {
     ),
     flags: fc.array(fc.nat(3), { maxLength: 3 }),
     text: fc.string({ maxLength: 8 }),
+    rollbackFloor: fc.oneof(fc.constantFrom(0n, 6n, 7n, 8n), uint64),
   });
 }
 
 export const manifestPolicy = defineFamily({
   name: 'manifest-policy',
   defends:
-    'a validly signed manifest of any shape is refused, or meets format, vendor, class, sequence, expiry, size and health rules',
+    'a validly signed manifest of any shape is refused, or meets format, vendor, class, sequence, anti-rollback floor, expiry, size and health rules',
   share: 60,
   testRuns: 1500,
   arbitrary: () => {
@@ -188,6 +189,8 @@ export const manifestPolicy = defineFamily({
       (manifest) => {
         const broken = policyBreaks(body, policy.now, policy.maxComponentBytes);
         if (broken.length > 0) return falseAcceptance(broken.join('; '));
+        if (manifest.sequence < (policy.floor ?? 0))
+          return falseAcceptance('sequence below the anti-rollback floor');
         return manifest.sequence > (policy.aboveSequence ?? 0)
           ? accepted()
           : falseAcceptance('sequence not above the committed one');
@@ -195,6 +198,24 @@ export const manifestPolicy = defineFamily({
     );
   },
 });
+
+// A component name is a label: 1-64 of [A-Za-z0-9._-], starting with a
+// letter or digit, without "..".
+const labelCharacters = new Set(
+  'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-'.split(''),
+);
+function notALabel(name: string): boolean {
+  const first = name.charAt(0);
+  return (
+    name.length === 0 ||
+    name.length > 64 ||
+    name.includes('..') ||
+    first === '.' ||
+    first === '_' ||
+    first === '-' ||
+    [...name].some((ch) => !labelCharacters.has(ch))
+  );
+}
 
 // policyBreaks lists the rules a manifest body breaks, decoded independently.
 function policyBreaks(body: Uint8Array, now: Date, maxComponentBytes: number): string[] {
@@ -209,13 +230,14 @@ function policyBreaks(body: Uint8Array, now: Date, maxComponentBytes: number): s
     m.vendorId !== vendorId && 'vendor',
     m.classId !== classId && 'class',
     (m.sequence < 7n || m.sequence > 2n ** 53n) && 'sequence',
+    m.rollbackFloor > m.sequence && 'rollback floor above the sequence',
     m.version === '' && 'empty version',
     !(ms(m.expires) > now.getTime() - 1) && 'expired or no expiry',
     m.components.length === 0 && 'no components',
     new Set(names).size !== names.length && 'repeated component names',
     m.components.some(
       (c) =>
-        c.name === '' ||
+        notALabel(c.name) ||
         c.kind === 0 ||
         c.encoding !== 1 ||
         c.sha256.length !== 32 ||

@@ -80,13 +80,14 @@ function offerParts(): fc.Arbitrary<OfferParts> {
   });
 }
 
-// The device: running release sequence 6 from slot A, room for 64 MiB.
+// The device: running release sequence 6 from slot A (its floor), room for 64 MiB.
 function installContext(): InstallContext {
   const { classId, now } = corpus();
   return {
     classId,
     committed: { slot: 'A', version: '1.0.0', sequence: 6 },
     booted: 'A',
+    floor: 6,
     targetCapacity: 64 * 1024 * 1024,
     now,
   };

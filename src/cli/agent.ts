@@ -1,13 +1,14 @@
-// pendulum agent and pendulum sim: run the device agent; drive a simulated bootloader.
+// pendulum agent and pendulum sim: run the device agent (and its floor); drive a simulated bootloader.
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { initSimulatedBootloader, simulateBoot } from '../device/bootloaders/simulated.js';
 import { loadAgentConfig } from '../device/config.js';
+import { registerAgentFloor } from './agent-floor.js';
 import { positiveInt, print } from './common.js';
 
-// registerAgent adds `agent` and `sim init|boot`.
+// registerAgent adds `agent`, `agent floor show|set` and `sim init|boot`.
 export function registerAgent(program: Command): void {
-  program
+  const agent = program
     .command('agent')
     .description(
       'run the device agent: poll, download into the inactive slot, verify, arm, reboot, check health, commit or roll back',
@@ -28,6 +29,7 @@ export function registerAgent(program: Command): void {
       });
       if (options.once) print(`agent: ${result}`);
     });
+  registerAgentFloor(agent);
 
   const sim = program
     .command('sim')

@@ -85,6 +85,19 @@ export function positiveInt(name: string): (value: string) => number {
   };
 }
 
+// nonNegativeInt is a commander argument parser for a count that may be 0; `name` is the option.
+export function nonNegativeInt(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n))
+      throw new PendulumError(
+        'INVALID_ARGUMENT',
+        `${name} must be a whole number, 0 or more, got "${value}"`,
+      );
+    return n;
+  };
+}
+
 // reportFailure prints an error for a person and returns the exit code.
 export function reportFailure(error: unknown): number {
   if (error instanceof InvariantError) {

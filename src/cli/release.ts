@@ -6,6 +6,7 @@ import { PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
 import {
   ComponentKind,
   encodeManifest,
+  floorOnCommit,
   parseSecretKeyFile,
   parseSignedFile,
   signManifest,
@@ -16,6 +17,7 @@ import {
 import {
   type ConnectionOptions,
   connect,
+  nonNegativeInt,
   positiveInt,
   print,
   readText,
@@ -35,6 +37,8 @@ interface CreateOptions {
   expires: string;
   bootAttempts: number;
   confirmDeadline: number;
+  irreversible: boolean;
+  rollbackFloor: number;
   component: string;
   notes: string;
   out: string;
@@ -82,10 +86,26 @@ export function registerRelease(program: Command): void {
       durationOption('--confirm-deadline'),
       5 * 60_000,
     )
+    .option(
+      '--irreversible',
+      'devices that commit this release never install a lower sequence again (raises their anti-rollback floor to --sequence)',
+      false,
+    )
+    .option(
+      '--rollback-floor <n>',
+      'devices that commit this release refuse any sequence below n from then on (at most --sequence)',
+      nonNegativeInt('--rollback-floor'),
+      0,
+    )
     .option('--component <name>', 'component name', 'rootfs')
     .option('--notes <text>', 'release notes', '')
     .requiredOption('--out <file>', 'bundle to write, e.g. release-1.2.0.pbundle')
     .action(async (options: CreateOptions) => {
+      if (options.rollbackFloor > options.sequence)
+        throw new PendulumError(
+          'INVALID_ARGUMENT',
+          `--rollback-floor ${options.rollbackFloor} is above --sequence ${options.sequence}: a release cannot refuse itself`,
+        );
       const root = updateTrustRoot(
         verifyPinnedTrustRoot(
           parseSignedFile(await readText(options.trustRoot), options.trustRoot),
@@ -122,6 +142,8 @@ export function registerRelease(program: Command): void {
         ],
         bootAttempts: options.bootAttempts,
         confirmDeadlineMs: options.confirmDeadline,
+        irreversible: options.irreversible,
+        rollbackFloor: options.rollbackFloor,
         text: options.notes,
       });
       const signed = signManifest(body, keys);
@@ -130,6 +152,7 @@ export function registerRelease(program: Command): void {
         now: new Date(),
         classId: null,
         aboveSequence: null,
+        floor: null,
         maxComponentBytes: Number.MAX_SAFE_INTEGER,
       });
       await writeBundle(options.out, signed, [options.image]);
@@ -138,6 +161,11 @@ export function registerRelease(program: Command): void {
       print(
         `  ${manifest.classId} ${manifest.version} (sequence ${manifest.sequence}), ${image.size} bytes, sha256 ${image.sha256}`,
       );
+      const floor = floorOnCommit(manifest);
+      if (floor > 0)
+        print(
+          `  ${manifest.irreversible ? 'irreversible: ' : ''}devices that commit it refuse any sequence below ${floor}`,
+        );
       print(
         `  signed by ${manifest.signers.length} of ${root.releaseThreshold} required release keys; expires ${manifest.expiresAt.toISOString()}`,
       );

@@ -136,6 +136,7 @@ function assessManifest(doc: TrustDocument, root: VerifiedTrustRoot | undefined,
       now,
       classId: null,
       aboveSequence: null,
+      floor: null,
       maxComponentBytes: Number.MAX_SAFE_INTEGER,
     });
   } catch (error) {

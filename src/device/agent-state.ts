@@ -21,6 +21,10 @@ export const deploymentRecordSchema = z.object({
   fromVersion: z.string(),
   bootAttempts: z.number().int().positive(),
   confirmDeadlineMs: z.number().int().positive(),
+  // The anti-rollback floor to raise the device to on commit. A journal from
+  // before the floor existed has none: 0 means "this release raises nothing",
+  // not a default for the device's floor, which never defaults.
+  rollbackFloor: z.number().int().nonnegative().default(0),
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
 

@@ -1,6 +1,6 @@
 // Every agent setting, limit and default, in one place; see README "Agent
 // configuration". Paths are resolved against the config file's directory.
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { duration, size } from '../config/fields.js';
 import { loadTomlFile } from '../config/load.js';
@@ -89,6 +89,9 @@ export const agentConfigSchema = z
         state_dir: z.string().min(1),
         // The device's Ed25519 key; created on first start when missing.
         key: z.string().optional(),
+        // The anti-rollback floor (default <state_dir>/rollback-floor): kept apart
+        // from the journal so it can live where a factory reset does not reach.
+        rollback_floor_file: z.string().min(1).optional(),
         // An enrolment token (`pendulum devices enrol-token`): admits the device
         // on its first contact without an operator. Not needed for a device
         // whose key was preauthorized.
@@ -175,6 +178,7 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
       ...config.device,
       state_dir: at(config.device.state_dir),
       key: at(config.device.key ?? `${config.device.state_dir}/device.key`),
+      rollback_floor_file: at(rollbackFloorFile(config)),
       trust_root: at(config.device.trust_root),
     },
     slots: {
@@ -183,6 +187,11 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
     },
     bootloader: resolveBootloaderPaths(config.bootloader, at),
   };
+}
+
+// rollbackFloorFile is where the agent keeps its anti-rollback floor.
+export function rollbackFloorFile(config: AgentConfig): string {
+  return config.device.rollback_floor_file ?? join(config.device.state_dir, 'rollback-floor');
 }
 
 function resolveBootloaderPaths(

@@ -178,8 +178,16 @@ async function checkTrial(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOu
   return 'continue';
 }
 
+// commit makes the new slot the good one, raises the anti-rollback floor, and
+// journals the commit. The floor moves after markGood and before the journal:
+// a power cut between the two reboots into the new slot (already good) with
+// the journal still committing, and this step runs again (markGood and raise
+// are idempotent). Raised after the journal instead, such a cut would lose it.
 async function commit(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutcome> {
   await rt.bootloader.markGood(d.targetSlot);
+  // A release that raises nothing never needs the store; one that does waits
+  // (retrying) until the store is readable rather than guess the floor.
+  if (d.rollbackFloor > 0) await rt.rollbackFloor.raise(d.rollbackFloor);
   await transition(rt, 'committed', {
     state: {
       committed: { slot: d.targetSlot, version: d.version, sequence: d.sequence },

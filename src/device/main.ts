@@ -8,11 +8,12 @@ import { parseSignedFile, verifyPinnedTrustRoot } from '../trust/index.js';
 import { type LoopResult, runAgent } from './agent.js';
 import { type AgentState, factoryState, parseAgentState } from './agent-state.js';
 import { createBootloader } from './bootloaders/registry.js';
-import type { AgentConfig } from './config.js';
+import { type AgentConfig, rollbackFloorFile } from './config.js';
 import { loadOrCreateDeviceKey } from './device-key.js';
 import { runHealthChecks } from './health.js';
 import { createJournal } from './journal.js';
 import { commandReboot } from './reboot.js';
+import { createRollbackFloorStore, type RollbackFloorStore } from './rollback-floor.js';
 import { createRuntime } from './runtime.js';
 import { createSlot } from './slots/registry.js';
 import type { SlotName } from './slots/slot.js';
@@ -52,6 +53,14 @@ export async function runAgentFromConfig(
   });
   const stored = await journal.load();
   const initial = stored ?? (await factoryFresh(config, await bootloader.booted()));
+  const rollbackFloor = createRollbackFloorStore(rollbackFloorFile(config));
+  // Before the first journal is saved, so a power cut in between repeats this.
+  if (stored === undefined) await createFloor(rollbackFloor, config.device.factory_sequence, log);
+  await rollbackFloor.read().then(
+    (floor) => log.info({ floor }, 'anti-rollback floor'),
+    // The agent still checks in, so the fleet sees the device, and refuses every offer.
+    (error: unknown) => log.error(PendulumError.from(error).message),
+  );
   const source = await createGrpcSource({
     address: config.server.address,
     caFile: config.server.ca,
@@ -89,6 +98,7 @@ export async function runAgentFromConfig(
     slots,
     bootloader,
     source,
+    rollbackFloor,
     checkHealth: (env, deadlineAt, signal) =>
       runHealthChecks(
         config.health.checks.map((c) => ({
@@ -141,4 +151,16 @@ async function factoryFresh(config: AgentConfig, booted: SlotName): Promise<Agen
     sequence: config.device.factory_sequence,
     trustRoot: root.signed,
   });
+}
+
+// createFloor starts a factory-fresh device's floor at its factory release;
+// a floor that survived a reset of the journal is kept as it is.
+async function createFloor(store: RollbackFloorStore, floor: number, log: Logger): Promise<void> {
+  try {
+    if (await store.create(floor)) log.info({ floor, file: store.path }, 'anti-rollback floor set');
+    else log.info({ file: store.path }, 'anti-rollback floor kept from before the reset');
+  } catch (error) {
+    // Reading it fails closed below; nothing here may pretend the floor is 0.
+    log.error({ err: error }, `cannot create the anti-rollback floor ${store.path}`);
+  }
 }

@@ -120,10 +120,13 @@ async function accept(
   booted: 'A' | 'B',
 ): Promise<void> {
   try {
+    // A missing or corrupt floor store refuses the offer: fail closed, never floor 0.
+    const floor = await rt.rollbackFloor.read();
     const { deployment } = planInstall(offer, root, {
       classId: rt.settings.classId,
       committed: rt.state.committed,
       booted,
+      floor,
       targetCapacity: await rt.slots[otherSlot(booted)].capacity(),
       now,
     });

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AgentState } from './agent-state.js';
 import type { Bootloader } from './bootloaders/bootloader.js';
 import type { Journal } from './journal.js';
+import type { RollbackFloorStore } from './rollback-floor.js';
 import type { Slot, SlotName } from './slots/slot.js';
 import type { UpdateSource } from './source/source.js';
 
@@ -22,6 +23,8 @@ export interface AgentRuntime {
   readonly slots: Readonly<Record<SlotName, Slot>>;
   readonly bootloader: Bootloader;
   readonly source: UpdateSource;
+  // The persisted anti-rollback floor, kept apart from the journal.
+  readonly rollbackFloor: RollbackFloorStore;
   // Runs the configured health checks; throws HEALTH_CHECK_FAILED.
   readonly checkHealth: (
     env: Record<string, string>,

@@ -5,7 +5,12 @@
 import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
 import { ComponentKind } from '../gen/pendulum/v1/manifest_pb.js';
-import { type VerifiedManifest, type VerifiedTrustRoot, verifyManifest } from '../trust/index.js';
+import {
+  floorOnCommit,
+  type VerifiedManifest,
+  type VerifiedTrustRoot,
+  verifyManifest,
+} from '../trust/index.js';
 import type { DeploymentRecord } from './agent-state.js';
 import { otherSlot, type SlotName } from './slots/slot.js';
 
@@ -17,6 +22,8 @@ export interface InstallContext {
     readonly sequence: number;
   };
   readonly booted: SlotName;
+  // The device's persisted anti-rollback floor.
+  readonly floor: number;
   // Capacity of the slot the release would be written to.
   readonly targetCapacity: number;
   readonly now: Date;
@@ -40,6 +47,7 @@ export function planInstall(
     now: context.now,
     classId: context.classId,
     aboveSequence: context.committed.sequence,
+    floor: context.floor,
     maxComponentBytes: context.targetCapacity,
   });
   const [component, ...rest] = manifest.components;
@@ -80,6 +88,7 @@ export function planInstall(
       fromVersion: context.committed.version,
       bootAttempts: manifest.bootAttempts,
       confirmDeadlineMs: manifest.confirmDeadlineMs,
+      rollbackFloor: floorOnCommit(manifest),
     },
   };
 }

@@ -44,6 +44,8 @@ export interface ManifestSpec {
   readonly bootAttempts: number;
   readonly confirmDeadlineMs: number;
   readonly irreversible?: boolean;
+  // The anti-rollback floor the release sets on commit (at most `sequence`).
+  readonly rollbackFloor?: number;
   readonly text?: string;
 }
 
@@ -100,6 +102,7 @@ export function encodeManifest(spec: ManifestSpec): Uint8Array {
       },
       flags: spec.irreversible ? [ManifestFlag.IRREVERSIBLE] : [],
       text: spec.text ?? '',
+      rollbackFloor: BigInt(spec.rollbackFloor ?? 0),
     }),
   );
 }

@@ -1,5 +1,5 @@
 // Manifest verification, in the order DESIGN.md gives: signature threshold →
-// decode → expiry → vendor/class → sequence → sizes. Pure: bytes, keys,
+// decode → expiry → vendor/class → sequence (and anti-rollback floor) → sizes. Pure: bytes, keys,
 // policy and the current time in; a verified manifest out, or a typed error.
 import { fromBinary } from '@bufbuild/protobuf';
 import { durationMs, timestampDate } from '@bufbuild/protobuf/wkt';
@@ -23,6 +23,8 @@ export const maxManifestBytes = 256 * 1024;
 // Bounds on the health policy a manifest may ask for.
 export const maxBootAttempts = 16;
 export const maxConfirmDeadlineMs = 24 * 60 * 60 * 1000;
+// What a component name may be: a label, not a path.
+export const componentNamePattern = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface VerifiedComponent {
   readonly name: string;
@@ -46,6 +48,8 @@ export interface VerifiedManifest {
   readonly bootAttempts: number;
   readonly confirmDeadlineMs: number;
   readonly irreversible: boolean;
+  // The anti-rollback floor this release asks for once committed (at most `sequence`).
+  readonly rollbackFloor: number;
   readonly text: string;
 }
 
@@ -55,6 +59,9 @@ export interface ManifestPolicy {
   readonly classId: string | null;
   // The sequence the manifest must be above; null accepts any (the server).
   readonly aboveSequence: number | null;
+  // The device's persisted anti-rollback floor: the sequence must be at least
+  // this; null accepts any (the server).
+  readonly floor: number | null;
   // Upper bound on each component's size (the slot size on a device).
   readonly maxComponentBytes: number;
 }
@@ -128,10 +135,23 @@ export function verifyManifest(
   }
   const sequence = safeNumber(manifest.sequence, 'sequence', field);
   if (sequence < 1) throw field('sequence', 'must be at least 1');
+  const rollbackFloor = safeNumber(manifest.rollbackFloor, 'rollback_floor', field);
+  // A release cannot forbid itself: its floor is at most its own sequence.
+  if (rollbackFloor > sequence)
+    throw field('rollback_floor', `(${rollbackFloor}) is above the sequence ${sequence}`);
   if (policy.aboveSequence !== null && sequence <= policy.aboveSequence) {
     throw fail(
       'ROLLBACK_REJECTED',
       `sequence ${sequence} is not above the committed ${policy.aboveSequence}`,
+      'sequence',
+    );
+  }
+  // The floor survives a reset of the device's journal (go-tuf CVE-2022-29173
+  // is what trusting a reset counter looks like).
+  if (policy.floor !== null && sequence < policy.floor) {
+    throw fail(
+      'ROLLBACK_REJECTED',
+      `sequence ${sequence} is below the device's anti-rollback floor ${policy.floor}`,
       'sequence',
     );
   }
@@ -160,8 +180,15 @@ export function verifyManifest(
     bootAttempts: health.bootAttempts,
     confirmDeadlineMs,
     irreversible: manifest.flags.includes(ManifestFlag.IRREVERSIBLE),
+    rollbackFloor,
     text: manifest.text,
   };
+}
+
+// floorOnCommit is the anti-rollback floor a device rises to when it commits
+// the release: its rollback_floor, or its own sequence when irreversible.
+export function floorOnCommit(manifest: VerifiedManifest): number {
+  return Math.max(manifest.rollbackFloor, manifest.irreversible ? manifest.sequence : 0);
 }
 
 function decodeManifest(body: Uint8Array): Manifest {
@@ -184,6 +211,13 @@ function verifyComponents(
     const at = `components[${index}]`;
     if (component.name === '' || names.has(component.name))
       throw field(`${at}.name`, 'is empty or repeated');
+    // A name is a label, never a path: nothing a file system could resolve
+    // outside where the agent puts it ("../etc/shadow", "/dev/sda", "a/b").
+    if (!componentNamePattern.test(component.name))
+      throw field(
+        `${at}.name`,
+        'must be 1 to 64 letters, digits, ".", "_" or "-", start with a letter or digit, and hold no ".."',
+      );
     names.add(component.name);
     if (component.kind === ComponentKind.UNSPECIFIED) throw field(`${at}.kind`, 'is unspecified');
     if (component.encoding !== PayloadEncoding.RAW) throw field(`${at}.encoding`, 'must be raw');

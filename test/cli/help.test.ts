@@ -98,6 +98,9 @@ describe('--help', () => {
         'token',
         'token create',
         'agent',
+        'agent floor',
+        'agent floor show',
+        'agent floor set',
         'sim',
         'sim init',
         'sim boot',
@@ -117,8 +120,19 @@ describe('--help', () => {
 
   it('lists the options of a leaf command', async () => {
     const create = (await helpOf(['release', 'create'])).out;
-    for (const option of ['--image', '--trust-root', '--class', '--sequence', '--key', '--out'])
+    for (const option of [
+      '--image',
+      '--trust-root',
+      '--class',
+      '--sequence',
+      '--key',
+      '--irreversible',
+      '--rollback-floor',
+      '--out',
+    ])
       expect(create).toContain(option);
+    // The floor commands name the agent config they read.
+    expect((await helpOf(['agent', 'floor', 'set'])).out).toContain('--config <file>');
     expect((await helpOf(['trust', 'push'])).out).toContain('PENDULUM_TOKEN');
   });
 });

@@ -10,6 +10,7 @@ import {
   initSimulatedBootloader,
 } from '../../src/device/bootloaders/simulated.js';
 import { createJournal } from '../../src/device/journal.js';
+import { createRollbackFloorStore } from '../../src/device/rollback-floor.js';
 import { createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
@@ -48,6 +49,7 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
     },
     bootloader: createSimulatedBootloader({ envPath: env, cmdlinePath: cmdline }),
     source,
+    rollbackFloor: createRollbackFloorStore(`${env}.floor`),
     checkHealth: async () => undefined,
     reboot: async () => undefined,
     now: () => Date.now(),

@@ -3,20 +3,10 @@
 // takes the server's signed time as the floor of its own.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createSimulatedBootloader,
-  initSimulatedBootloader,
-} from '../../src/device/bootloaders/simulated.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
 import type { Signed } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { createFakeSource } from '../fakes/fake-source.js';
-import {
-  type AgentRig,
-  makeAgentRig,
-  rigRuntime,
-  runAgentOnce,
-  slotHolds,
-} from '../support/agent-rig.js';
+import { type BootedRig, makeBootedRig, runBootedRig, slotHolds } from '../support/agent-rig.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { freshnessFor, signImage } from '../support/vendor.js';
 
@@ -29,15 +19,6 @@ afterAll(async () => {
 });
 
 const hour = 3_600_000;
-
-async function rig(
-  name: string,
-): Promise<AgentRig & { boot: { envPath: string; cmdlinePath: string } }> {
-  const made = await makeAgentRig(join(tmp.path, name), true);
-  const boot = { envPath: join(made.dir, 'grubenv'), cmdlinePath: join(made.dir, 'cmdline') };
-  await initSimulatedBootloader({ ...boot, booted: 'A', maxTries: 3 });
-  return { ...made, boot };
-}
 
 // withFreshness wraps a source so that each reply carries `statement(nonce)`
 // instead of the honest one.
@@ -54,24 +35,9 @@ function withFreshness(
   };
 }
 
-async function runWith(
-  r: Awaited<ReturnType<typeof rig>>,
-  source: UpdateSource,
-  now?: () => number,
-) {
-  const bootloader = createSimulatedBootloader(r.boot);
-  const before = await bootloader.state();
-  const rt = await rigRuntime(r, {
-    bootloader,
-    source,
-    checkHealth: async () => undefined,
-    reboot: async () => undefined,
-    signal: new AbortController().signal,
-    ...(now === undefined ? {} : { now }),
-  });
-  const result = await runAgentOnce(rt);
-  return { result, before, after: await bootloader.state(), journal: await r.journal.load() };
-}
+const rig = (name: string) => makeBootedRig(join(tmp.path, name));
+const runWith = (r: BootedRig, source: UpdateSource, now?: () => number) =>
+  runBootedRig(r, { source, ...(now === undefined ? {} : { now }) });
 
 describe('agent: check-in freshness', () => {
   it('survives an indefinite freeze: a recorded reply replayed later is refused and changes nothing', async () => {

@@ -5,7 +5,7 @@ import { appendFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
-import { generateKeyPair, sha256, toHex } from '../../src/trust/index.js';
+import { ComponentKind, generateKeyPair, sha256, toHex } from '../../src/trust/index.js';
 import { makeDevice, slotBytes, type TestDevice } from '../support/device.js';
 import { type Fleet, startFleet, testClass } from '../support/fleet.js';
 import { makeImage, sha256Hex } from '../support/images.js';
@@ -48,8 +48,63 @@ async function freshDevice(name: string): Promise<{ device: TestDevice; deviceId
 const image = makeImage('9.9.9');
 const inAnHour = () => new Date(Date.now() + 3_600_000);
 
+const component = (name: string, kind = ComponentKind.ROOTFS, bytes: Uint8Array = image) => ({
+  name,
+  kind,
+  size: bytes.length,
+  sha256: toHex(sha256(bytes)),
+});
+
 describe('rejected before a single payload byte is downloaded', () => {
-  const cases: { name: string; code: ErrorCode; sign: () => ReturnType<Fleet['sign']> }[] = [
+  const cases: {
+    name: string;
+    code: ErrorCode;
+    sign: () => ReturnType<Fleet['sign']>;
+    // What the server streams; default: the image the manifest is for.
+    payload?: Uint8Array;
+  }[] = [
+    {
+      name: 'a component named ../etc/shadow (path traversal)',
+      code: 'MALFORMED',
+      sign: () => fleet.sign(image, { components: [component('../etc/shadow')] }),
+    },
+    {
+      name: 'a huge sequence signed by keys the root does not list (fast-forward)',
+      code: 'UNTRUSTED_KEY',
+      sign: () =>
+        fleet.sign(image, { sequence: Number.MAX_SAFE_INTEGER }, [
+          generateKeyPair(),
+          generateKeyPair(),
+        ]),
+    },
+    {
+      name: 'a payload digest from another release (mix-and-match)',
+      code: 'MALFORMED',
+      sign: () => fleet.sign(image, {}),
+      payload: makeImage('another release'),
+    },
+    {
+      name: 'a two-component release with one part missing (partial bundle)',
+      code: 'INCOMPATIBLE',
+      sign: () =>
+        fleet.sign(image, {
+          components: [
+            component('rootfs'),
+            component('app', ComponentKind.APP_DIRECTORY, makeImage('app part')),
+          ],
+        }),
+    },
+    {
+      name: 'a component aimed at another kind of slot (wrong software)',
+      code: 'INCOMPATIBLE',
+      sign: () =>
+        fleet.sign(image, { components: [component('rootfs', ComponentKind.BTRFS_SUBVOLUME)] }),
+    },
+    {
+      name: 'a manifest above the size cap (endless data)',
+      code: 'TOO_LARGE',
+      sign: () => fleet.sign(image, { text: 'x'.repeat(300 * 1024) }),
+    },
     {
       name: 'a manifest signed by an unknown key',
       code: 'UNTRUSTED_KEY',
@@ -77,11 +132,11 @@ describe('rejected before a single payload byte is downloaded', () => {
     },
   ];
 
-  it.each(cases)('rejects $name with $code', async ({ name, code, sign }) => {
-    const { device, deviceId } = await freshDevice(name.replaceAll(' ', '-'));
+  it.each(cases)('rejects $name with $code', async ({ name, code, sign, payload }) => {
+    const { device, deviceId } = await freshDevice(name.replaceAll(/[^a-z0-9]+/gi, '-'));
     const before = await snapshot(device);
 
-    await fleet.inject(sign(), image, deviceId);
+    await fleet.inject(sign(), payload ?? image, deviceId);
     const run = await device.runAgent();
 
     expect(run.code).toBe(0);

@@ -55,6 +55,7 @@ describe('full update cycle', () => {
     expect((await readdir(join(device.dir, 'state'))).sort()).toEqual([
       'device.key',
       'journal.json',
+      'rollback-floor',
     ]);
 
     const { devices } = await fleet.fleet.listDevices({ classId });

@@ -157,7 +157,14 @@ export function manifestBody(
 
 // devicePolicy is what a device of the fixture class, committed at sequence 6, asks.
 export function devicePolicy(overrides: Partial<ManifestPolicy> = {}): ManifestPolicy {
-  return { now, classId, aboveSequence: 6, maxComponentBytes: 64 * 1024 * 1024, ...overrides };
+  return {
+    now,
+    classId,
+    aboveSequence: 6,
+    floor: 0,
+    maxComponentBytes: 64 * 1024 * 1024,
+    ...overrides,
+  };
 }
 
 // thrown runs `fn` and returns the PendulumError it throws; anything else fails the test.

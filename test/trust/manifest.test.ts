@@ -17,6 +17,7 @@ import {
   maxSignatures,
 } from '../../src/trust/envelope.js';
 import {
+  floorOnCommit,
   maxBootAttempts,
   maxConfirmDeadlineMs,
   maxManifestBytes,
@@ -448,6 +449,75 @@ describe('verifyManifest', () => {
       expect(error.context.field).toBe('sequence');
     });
 
+    it('rejects a validly signed release below the anti-rollback floor, even above the committed sequence', () => {
+      const world = createWorld();
+      // Committed sequence lost (journal reset to the factory's 2); the floor of 5 survived.
+      const policy = devicePolicy({ aboveSequence: 2, floor: 5 });
+      for (const sequence of [4, 3]) {
+        const error = thrown(() =>
+          verifyManifest(signedManifest(world, { sequence }), world.root, policy),
+        );
+        expect(error.code, `sequence ${sequence}`).toBe('ROLLBACK_REJECTED');
+        expect(error.message).toBe(
+          `manifest 1.2.0: sequence ${sequence} is below the device's anti-rollback floor 5`,
+        );
+        expect(error.context.field).toBe('sequence');
+      }
+      // The floor itself is allowed: it is the release that set it.
+      expect(
+        verifyManifest(signedManifest(world, { sequence: 5 }), world.root, policy).sequence,
+      ).toBe(5);
+    });
+
+    it('accepts any sequence against no floor (the server at publish time)', () => {
+      const world = createWorld();
+      const signed = signedManifest(world, { sequence: 1 });
+      const server = devicePolicy({ aboveSequence: null, floor: null });
+      expect(verifyManifest(signed, world.root, server).sequence).toBe(1);
+    });
+
+    it('returns the rollback floor the release sets, 0 when it sets none', () => {
+      const world = createWorld();
+      const floored = signedManifest(world, { sequence: 7, rollbackFloor: 7 });
+      expect(verifyManifest(floored, world.root, devicePolicy()).rollbackFloor).toBe(7);
+      expect(verifyManifest(signedManifest(world), world.root, devicePolicy()).rollbackFloor).toBe(
+        0,
+      );
+    });
+
+    it('rejects a rollback floor above its own sequence, at publish time too', () => {
+      const world = createWorld();
+      const signed = signedManifest(world, { sequence: 7, rollbackFloor: 8 });
+      for (const policy of [devicePolicy(), devicePolicy({ aboveSequence: null, floor: null })]) {
+        const error = thrown(() => verifyManifest(signed, world.root, policy));
+        expect(error.code).toBe('MALFORMED');
+        expect(error.context.field).toBe('rollback_floor');
+        expect(error.message).toBe('manifest: field "rollback_floor" (8) is above the sequence 7');
+      }
+    });
+
+    it('raises the floor on commit to the sequence when irreversible, else to rollback_floor', () => {
+      const world = createWorld();
+      const floorOf = (spec: Parameters<typeof signedManifest>[1]) =>
+        floorOnCommit(verifyManifest(signedManifest(world, spec), world.root, devicePolicy()));
+      expect(floorOf({ sequence: 7 })).toBe(0);
+      expect(floorOf({ sequence: 7, rollbackFloor: 4 })).toBe(4);
+      expect(floorOf({ sequence: 7, irreversible: true })).toBe(7);
+      expect(floorOf({ sequence: 7, rollbackFloor: 4, irreversible: true })).toBe(7);
+    });
+
+    it('rejects a rollback floor above 2^53 instead of rounding it', () => {
+      const world = createWorld();
+      const body = manifestBody((m) => {
+        m.rollbackFloor = 2n ** 53n + 1n;
+      });
+      const error = thrown(() =>
+        verifyManifest(signManifest(body, world.releaseKeys), world.root, devicePolicy()),
+      );
+      expect(error.code).toBe('MALFORMED');
+      expect(error.context.field).toBe('rollback_floor');
+    });
+
     it('rejects an empty human version', () => {
       const world = createWorld();
       expect(
@@ -633,5 +703,26 @@ describe('verifyManifest', () => {
       );
       expect(error.code).toBe('MALFORMED');
     });
+  });
+});
+
+describe('extraneous dependencies / path traversal', () => {
+  const world = createWorld();
+  it.each([
+    '../etc/shadow',
+    '/dev/sda',
+    'boot/../../etc',
+    'a/b',
+    '..',
+    '.hidden',
+    'rootfs\n',
+    'x'.repeat(65),
+  ])('rejects a component named %j', (name) => {
+    const signed = signedManifest(world, {
+      components: manifestSpec().components.map((component) => ({ ...component, name })),
+    });
+    const error = thrown(() => verifyManifest(signed, world.root, devicePolicy()));
+    expect(error.code).toBe('MALFORMED');
+    expect(error.context.field).toBe('components[0].name');
   });
 });

@@ -39,6 +39,19 @@ describe('release key revocation', () => {
     expect(thrown(() => verifyManifest(release, v2, devicePolicy())).code).toBe('UNTRUSTED_KEY');
   });
 
+  it('rejects fast-forward: the largest sequence there is, signed by a revoked key', () => {
+    const world = createWorld({ releaseKeys: 2 });
+    const [revoked] = world.releaseKeys;
+    if (!revoked) throw new Error('no keys');
+    const v2 = withoutReleaseKey(world, revoked, 1);
+    const release = signedManifest(world, { sequence: Number.MAX_SAFE_INTEGER }, [revoked]);
+    expect(thrown(() => verifyManifest(release, v2, devicePolicy())).code).toBe('UNTRUSTED_KEY');
+    // Nothing moved: a release with the next honest sequence still verifies.
+    const [, kept] = world.releaseKeys;
+    if (!kept) throw new Error('no keys');
+    expect(verifyManifest(signedManifest(world, {}, [kept]), v2, devicePolicy()).sequence).toBe(7);
+  });
+
   it('survives the removal of one signer when the kept signers still meet the threshold', () => {
     const world = createWorld({ releaseKeys: 2 });
     const [revoked, kept] = world.releaseKeys;

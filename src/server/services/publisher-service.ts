@@ -81,6 +81,7 @@ export function createPublisherService(ctx: ServerContext): Impl {
         now: ctx.now(),
         classId: null,
         aboveSequence: null,
+        floor: null,
         maxComponentBytes: ctx.config.max_payload,
       });
       const payloads = [];

@@ -197,6 +197,18 @@ describe('publishing releases', () => {
     });
   });
 
+  it('refuses a release whose rollback floor is above its own sequence', async () => {
+    const image = small('floor-above-sequence');
+    await uploadImage(image);
+    const manifest = fleet.sign(image, { sequence: 203, rollbackFloor: 204 });
+    await expect(fleet.publisher.publishRelease({ manifest })).rejects.toMatchObject({
+      code: 'MALFORMED',
+      message: expect.stringContaining('rollback_floor'),
+    });
+    const { releases } = await fleet.publisher.listReleases({ classId: testClass });
+    expect(releases.filter((r) => r.sequence === 203n)).toEqual([]);
+  });
+
   it('publishes the same manifest twice as one release', async () => {
     const image = small('idempotent');
     await uploadImage(image);
