@@ -9,7 +9,7 @@ import { type LoopResult, runAgent } from '../../src/device/agent.js';
 import { type AgentState, factoryState, parseAgentState } from '../../src/device/agent-state.js';
 import type { Bootloader } from '../../src/device/bootloaders/bootloader.js';
 import { createJournal, type Journal } from '../../src/device/journal.js';
-import { type AgentRuntime, createRuntime } from '../../src/device/runtime.js';
+import { type AgentRuntime, type AgentSettings, createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { Slot } from '../../src/device/slots/slot.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
@@ -75,6 +75,8 @@ export interface RigParts {
   readonly source?: UpdateSource;
   // The device's own clock (default: the real one).
   readonly now?: () => number;
+  // Settings that differ from the rig's (scaled-down limits, say).
+  readonly settings?: Partial<AgentSettings>;
 }
 
 // rigRuntime is the agent's runtime over the rig, resuming from its journal.
@@ -86,7 +88,11 @@ export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentR
       syncEveryBytes: 1024 * 1024,
       progressEveryMs: 0,
       downloadIdleMs: 300,
+      downloadMinBytesPerSec: 1024,
+      downloadMinRateWindowMs: 300_000,
+      downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
+      ...parts.settings,
     },
     slots: {
       A: createRawSlot({ name: 'A', device: rig.slots.A }),
