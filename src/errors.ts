@@ -16,6 +16,7 @@ export const errorCodes = [
   // Payload and install.
   'DIGEST_MISMATCH',
   'SIZE_MISMATCH', // a stream longer or shorter than its declared size
+  'TOO_SLOW', // a payload stream below the minimum rate or past its deadline (slow retrieval)
   'SLOT_ACTIVE', // refusing to write the slot the device is running from
   'SLOT_WRITE_FAILED',
   'BOOTLOADER_FAILED',

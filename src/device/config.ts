@@ -7,6 +7,14 @@ import { loadTomlFile } from '../config/load.js';
 
 const command = z.array(z.string().min(1)).min(1);
 
+// Longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); above it, it fires at once.
+const maxTimerMs = 2 ** 31 - 1;
+// timer is a duration a timer waits for: above zero and within Node's timer range.
+const timer = duration.refine(
+  (ms) => ms > 0 && ms <= maxTimerMs,
+  'expected a duration above 0 and at most 24 days',
+);
+
 const slotSchema = z.object({ type: z.literal('raw'), device: z.string().min(1) }).strict();
 
 // Bootloader tools (grub-editenv, fw_printenv, fw_setenv, efibootmgr) get this long per run.
@@ -126,6 +134,12 @@ export const agentConfigSchema = z
         progress_every: duration.default('2s'),
         // Give up on a download stream that sends nothing for this long (it resumes later).
         idle_timeout: duration.default('60s'),
+        // Slow retrieval: a payload stream that brings less than `min_rate` bytes
+        // per second over any full `min_rate_window`, or is not done within
+        // `deadline` of its first request, fails the deployment (TOO_SLOW).
+        min_rate: size.default('1KiB'),
+        min_rate_window: timer.default('5m'),
+        deadline: timer.default('6h'),
       })
       .strict()
       .default({}),

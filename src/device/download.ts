@@ -1,10 +1,12 @@
 // Stream a payload straight into the inactive slot while hashing it: no
 // temporary copy of the image, size and digest checked as bytes arrive, the
-// offset recorded after each sync so a killed agent resumes where it was.
+// offset recorded after each sync so a killed agent resumes where it was, and
+// a stream too slow to finish (slow retrieval) cut off.
 import { createHash, type Hash } from 'node:crypto';
 import { PendulumError } from '../errors.js';
 import type { DeploymentRecord } from './agent-state.js';
 import { withIdleTimeout } from './idle-timeout.js';
+import { withMinRate } from './min-rate.js';
 import type { AgentRuntime } from './runtime.js';
 
 export interface DownloadHooks {
@@ -42,12 +44,20 @@ export async function downloadIntoSlot(
   try {
     let unsynced = 0;
     const chunks = rt.source.download(deployment.id, deployment.payloadId, offset, call.signal);
-    for await (const chunk of withIdleTimeout(
-      chunks,
-      rt.settings.downloadIdleMs,
-      'payload download',
-      stop,
-    )) {
+    // A silent stream is retried (UNAVAILABLE); one that trickles, or takes
+    // too long overall, fails the deployment (TOO_SLOW: slow retrieval).
+    const paced = withMinRate(
+      withIdleTimeout(chunks, rt.settings.downloadIdleMs, 'payload download', stop),
+      {
+        minBytesPerSec: rt.settings.downloadMinBytesPerSec,
+        windowMs: rt.settings.downloadMinRateWindowMs,
+        deadlineMs: rt.settings.downloadDeadlineMs,
+        what: 'payload download',
+        bytes: (c) => c.data.length,
+        onSlow: stop,
+      },
+    );
+    for await (const chunk of paced) {
       if (chunk.offset !== writer.position) {
         throw new PendulumError(
           'MALFORMED',

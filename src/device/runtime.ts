@@ -15,6 +15,11 @@ export interface AgentSettings {
   readonly progressEveryMs: number;
   // A download that sends nothing for this long is retried.
   readonly downloadIdleMs: number;
+  // Slow retrieval: a payload stream below this rate over a full window, or
+  // not done by its deadline, fails the deployment (TOO_SLOW).
+  readonly downloadMinBytesPerSec: number;
+  readonly downloadMinRateWindowMs: number;
+  readonly downloadDeadlineMs: number;
   readonly inventory: Readonly<Record<string, string>>;
 }
 

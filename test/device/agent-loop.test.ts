@@ -40,6 +40,9 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
       syncEveryBytes: 1 << 20,
       progressEveryMs: 1000,
       downloadIdleMs: 1000,
+      downloadMinBytesPerSec: 1024,
+      downloadMinRateWindowMs: 300_000,
+      downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
     },
     // Never written: no offer is ever made in these tests.

@@ -36,5 +36,7 @@ describe('what is retried', () => {
     expect(isTransient(new PendulumError('DIGEST_MISMATCH', 'bad'))).toBe(false);
     expect(isTransient(new PendulumError('SIGNATURE_INVALID', 'bad'))).toBe(false);
     expect(isTransient(new PendulumError('SLOT_WRITE_FAILED', 'EIO'))).toBe(false);
+    // A server that trickles would otherwise be retried for ever (slow retrieval).
+    expect(isTransient(new PendulumError('TOO_SLOW', 'slow retrieval'))).toBe(false);
   });
 });

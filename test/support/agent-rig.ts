@@ -17,7 +17,7 @@ import {
   createRollbackFloorStore,
   type RollbackFloorStore,
 } from '../../src/device/rollback-floor.js';
-import { type AgentRuntime, createRuntime } from '../../src/device/runtime.js';
+import { type AgentRuntime, type AgentSettings, createRuntime } from '../../src/device/runtime.js';
 import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { Slot } from '../../src/device/slots/slot.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
@@ -86,6 +86,8 @@ export interface RigParts {
   // The device's own clock (default: the real one).
   readonly now?: () => number;
   readonly rollbackFloor?: RollbackFloorStore;
+  // Settings that differ from the rig's (scaled-down limits, say).
+  readonly settings?: Partial<AgentSettings>;
 }
 
 // rigRuntime is the agent's runtime over the rig, resuming from its journal.
@@ -97,7 +99,11 @@ export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentR
       syncEveryBytes: 1024 * 1024,
       progressEveryMs: 0,
       downloadIdleMs: 300,
+      downloadMinBytesPerSec: 1024,
+      downloadMinRateWindowMs: 300_000,
+      downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
+      ...parts.settings,
     },
     slots: {
       A: createRawSlot({ name: 'A', device: rig.slots.A }),
