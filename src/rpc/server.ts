@@ -69,39 +69,39 @@ export function methodDefinition(
       method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.input, create(method.input, value as never))),
-    requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
+    requestDeserialize: (bytes: Buffer) => new Encoded(method, bytes),
     responseSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.output, create(method.output, value as never))),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
 }
 
-// Undecodable stands in for a request whose bytes do not decode: grpc-js
-// answers a throwing deserializer with a bare INTERNAL before any handler
-// runs, so the handler refuses it instead, with a code the caller can act on.
-class Undecodable {
-  constructor(readonly error: PendulumError) {}
+// Encoded holds a request's bytes until the caller is authorised. grpc-js
+// deserializes each message as it arrives, before any handler runs: decoding
+// there would hand anyone without a token up to max_message bytes of protobuf
+// parsing (a second of CPU for a map of small entries), and a throwing
+// deserializer would be answered with a bare, retryable INTERNAL.
+class Encoded {
+  constructor(
+    readonly method: DescMethod,
+    readonly bytes: Buffer,
+  ) {}
 }
 
-function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
+// decoded decodes a request message as requestDeserialize left it, or throws
+// INVALID_ARGUMENT saying why its bytes do not decode.
+export function decoded(message: unknown): unknown {
+  if (!(message instanceof Encoded)) return message;
+  const { method, bytes } = message;
   try {
     return fromBinary(method.input, bytes);
   } catch (error) {
-    return new Undecodable(
-      new PendulumError(
-        'INVALID_ARGUMENT',
-        `the request is not a valid ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
-        { context: { field: 'request' } },
-      ),
+    throw new PendulumError(
+      'INVALID_ARGUMENT',
+      `the request is not a valid ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
+      { context: { field: 'request' } },
     );
   }
-}
-
-// decoded returns a request message as requestDeserialize left it, or throws
-// INVALID_ARGUMENT saying why its bytes did not decode.
-export function decoded(message: unknown): unknown {
-  if (message instanceof Undecodable) throw message.error;
-  return message;
 }
 
 async function* decodedStream(messages: AsyncIterable<unknown>): AsyncIterable<unknown> {
@@ -172,11 +172,13 @@ function makeHandler<P>(
       return ((call: ServerWritableStream<unknown, unknown>) => {
         writeAll(
           call,
-          async () =>
-            handler(
+          async () => {
+            const ctx = await context(call);
+            return handler(
               decoded(call.request),
-              (await context(call)) as CallContext<unknown>,
-            ) as AsyncIterable<unknown>,
+              ctx as CallContext<unknown>,
+            ) as AsyncIterable<unknown>;
+          },
           (error) => fail(error, call),
         );
       }) as UntypedHandleCall;
