@@ -3,13 +3,14 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { errnoCode, PendulumError } from '../errors.js';
 import { DeviceService, file_pendulum_v1_device } from '../gen/pendulum/v1/device_pb.js';
 import { FleetService, file_pendulum_v1_fleet } from '../gen/pendulum/v1/fleet_pb.js';
 import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 import { file_pendulum_v1_publisher, PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
+import { createServer } from '../rpc/gate.js';
 import { addIntrospection } from '../rpc/introspection.js';
 import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
@@ -84,7 +85,7 @@ export async function startServer(
     log,
   };
 
-  const server = new Server({
+  const server = createServer({
     'grpc.max_receive_message_length': config.max_message,
     'grpc.max_send_message_length': Math.max(config.max_message, config.download_chunk + 1024),
     // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: a client that opens more has them refused.
