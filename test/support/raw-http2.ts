@@ -20,8 +20,9 @@ export interface RawConnection {
   // The GOAWAY received, if any.
   goaway(): { lastStream: number; code: number } | undefined;
   closed(): boolean;
-  // open sends HEADERS for `count` new POST streams to `path`; returns their ids.
-  open(path: string, count: number): number[];
+  // open sends HEADERS (and `headers`) for `count` new POST streams to
+  // `path`, and nothing after them; returns their ids.
+  open(path: string, count: number, headers?: Readonly<Record<string, string>>): number[];
   close(): void;
 }
 
@@ -85,7 +86,7 @@ export async function rawConnect(
     answered,
     goaway: () => goaway,
     closed: () => closed,
-    open(path, count) {
+    open(path, count, headers = {}) {
       const block = Buffer.concat(
         [
           [':method', 'POST'],
@@ -94,6 +95,7 @@ export async function rawConnect(
           [':authority', `127.0.0.1:${port}`],
           ['content-type', 'application/grpc'],
           ['te', 'trailers'],
+          ...Object.entries(headers),
         ].map(([name, value]) => literal(name ?? '', value ?? '')),
       );
       const ids: number[] = [];
