@@ -55,7 +55,7 @@ export async function listen(
     dropped = 0;
   });
   await new Promise<void>((resolve, reject) => {
-    listener.once('error', (error) => {
+    const failed = (error: Error) => {
       injector.destroy();
       reject(
         new PendulumError('UNAVAILABLE', `cannot listen on ${options.address}: ${error.message}`, {
@@ -63,9 +63,17 @@ export async function listen(
           cause: error,
         }),
       );
+    };
+    listener.once('error', failed);
+    listener.listen({ host, port }, () => {
+      listener.off('error', failed);
+      resolve();
     });
-    listener.listen({ host, port }, resolve);
   });
+  // Once listening, a failed accept (EMFILE, say) costs that connection, not the server.
+  listener.on('error', (error) =>
+    options.log.error({ err: error, address: options.address }, 'cannot accept a connection'),
+  );
   return {
     port: (listener.address() as AddressInfo).port,
     close: (graceMs) =>
