@@ -1,6 +1,7 @@
 // Serve a protoc-gen-es service with grpc-js: descriptors become a grpc-js
-// service definition, handlers are async, and every error leaves through
-// toWireStatus.
+// service definition, callers are authorised on their headers (gate.ts),
+// requests decoded only then, handlers are async, and every error leaves
+// through toWireStatus.
 
 import type { EventEmitter } from 'node:events';
 import { create, type DescMethod, fromBinary, toBinary } from '@bufbuild/protobuf';
@@ -20,11 +21,13 @@ import {
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
 import { PendulumError } from '../errors.js';
+import { guard, principalOf } from './gate.js';
 import { toWireStatus } from './status.js';
 import type { CallContext, ServiceImpl } from './types.js';
 
 export interface ServeOptions<P> {
-  // Decides who is calling, or throws UNAUTHENTICATED / PERMISSION_DENIED.
+  // Decides who is calling, or throws UNAUTHENTICATED / PERMISSION_DENIED. It
+  // runs when the call's headers arrive, before its request is read.
   readonly authorize: (method: DescMethod, metadata: Metadata) => Promise<P>;
   // Told about every error that is not a PendulumError (a bug, or a library failure).
   readonly onInternalError: (error: unknown, path: string) => void;
@@ -36,7 +39,7 @@ type AnyCall =
   | ServerWritableStream<unknown, unknown>
   | ServerDuplexStream<unknown, unknown>;
 
-// addService registers `impl` for `service` on a grpc-js server.
+// addService registers `impl` for `service` on a server made by createServer (gate.ts).
 export function addService<S extends GenServiceMethods, P>(
   server: Server,
   service: GenService<S>,
@@ -52,6 +55,14 @@ export function addService<S extends GenServiceMethods, P>(
     if (typeof handler !== 'function')
       throw new Error(`${service.typeName} has no handler for ${method.name}`);
     handlers[method.localName] = makeHandler(method, path, handler as HandlerFn, options);
+    guard(server, path, {
+      check: (metadata) => options.authorize(method, metadata),
+      refusal: (error) => {
+        if (error instanceof PendulumError) return toWireStatus(error);
+        options.onInternalError(error, path);
+        return { code: status.INTERNAL, details: 'internal error', metadata: null };
+      },
+    });
   }
   server.addService(definition as ServiceDefinition, handlers);
 }
@@ -69,39 +80,39 @@ export function methodDefinition(
       method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.input, create(method.input, value as never))),
-    requestDeserialize: (bytes: Buffer) => decodeRequest(method, bytes),
+    requestDeserialize: (bytes: Buffer) => new Encoded(method, bytes),
     responseSerialize: (value: unknown) =>
       Buffer.from(toBinary(method.output, create(method.output, value as never))),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
 }
 
-// Undecodable stands in for a request whose bytes do not decode: grpc-js
-// answers a throwing deserializer with a bare INTERNAL before any handler
-// runs, so the handler refuses it instead, with a code the caller can act on.
-class Undecodable {
-  constructor(readonly error: PendulumError) {}
+// Encoded holds a request's bytes until its handler decodes them, once the
+// caller is authorised: decoding up to max_message bytes of protobuf (a
+// second of CPU for a map of small entries) is work for known callers only,
+// and grpc-js would answer a throwing deserializer with a bare, retryable
+// INTERNAL.
+class Encoded {
+  constructor(
+    readonly method: DescMethod,
+    readonly bytes: Buffer,
+  ) {}
 }
 
-function decodeRequest(method: DescMethod, bytes: Buffer): unknown {
+// decoded decodes a request message as requestDeserialize left it, or throws
+// INVALID_ARGUMENT saying why its bytes do not decode.
+export function decoded(message: unknown): unknown {
+  if (!(message instanceof Encoded)) return message;
+  const { method, bytes } = message;
   try {
     return fromBinary(method.input, bytes);
   } catch (error) {
-    return new Undecodable(
-      new PendulumError(
-        'INVALID_ARGUMENT',
-        `the request is not a valid ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
-        { context: { field: 'request' } },
-      ),
+    throw new PendulumError(
+      'INVALID_ARGUMENT',
+      `the request is not a valid ${method.input.typeName}: ${error instanceof Error ? error.message : String(error)}`,
+      { context: { field: 'request' } },
     );
   }
-}
-
-// decoded returns a request message as requestDeserialize left it, or throws
-// INVALID_ARGUMENT saying why its bytes did not decode.
-export function decoded(message: unknown): unknown {
-  if (message instanceof Undecodable) throw message.error;
-  return message;
 }
 
 async function* decodedStream(messages: AsyncIterable<unknown>): AsyncIterable<unknown> {
@@ -134,7 +145,7 @@ function makeHandler<P>(
     (call as EventEmitter).on('cancelled', () =>
       abort.abort(new PendulumError('CANCELLED', 'call cancelled by the client')),
     );
-    const principal = await options.authorize(method, call.metadata);
+    const principal = principalOf(call.metadata) as P;
     return { path, metadata: call.metadata, signal: abort.signal, peer: call.getPeer(), principal };
   };
   switch (method.methodKind) {
@@ -172,11 +183,13 @@ function makeHandler<P>(
       return ((call: ServerWritableStream<unknown, unknown>) => {
         writeAll(
           call,
-          async () =>
-            handler(
+          async () => {
+            const ctx = await context(call);
+            return handler(
               decoded(call.request),
-              (await context(call)) as CallContext<unknown>,
-            ) as AsyncIterable<unknown>,
+              ctx as CallContext<unknown>,
+            ) as AsyncIterable<unknown>;
+          },
           (error) => fail(error, call),
         );
       }) as UntypedHandleCall;

@@ -5,6 +5,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { PendulumError } from '../errors.js';
 import { bearerToken } from '../rpc/auth.js';
 import type { Store } from './store/index.js';
+import { isTokenShaped } from './store/tokens.js';
 
 export const roles = ['viewer', 'publisher', 'admin'] as const;
 export type Role = (typeof roles)[number];
@@ -45,7 +46,8 @@ export function apiAuthorizer(store: Store) {
         'UNAUTHENTICATED',
         'missing API token (authorization: Bearer <token>)',
       );
-    const found = await store.tokens.findApiToken(token);
+    // Only a token that could be ours costs a database read.
+    const found = isTokenShaped(token, 'api') ? await store.tokens.findApiToken(token) : undefined;
     if (found === undefined)
       throw new PendulumError('UNAUTHENTICATED', 'unknown or revoked API token');
     const name = `${method.parent.typeName}.${method.name}`;
@@ -67,7 +69,9 @@ export function deviceAuthorizer(store: Store, now: () => Date) {
     const token = bearerToken(metadata);
     if (token === undefined)
       throw new PendulumError('UNAUTHENTICATED', 'missing device token; call Authenticate first');
-    const deviceId = await store.tokens.findDeviceToken(token, now());
+    const deviceId = isTokenShaped(token, 'device')
+      ? await store.tokens.findDeviceToken(token, now())
+      : undefined;
     if (deviceId === undefined)
       throw new PendulumError(
         'UNAUTHENTICATED',

@@ -55,8 +55,21 @@ export const serverConfigSchema = z
     download_chunk: size.default('1MiB'),
     // Largest payload the server accepts.
     max_payload: size.default('16GiB'),
-    // Largest single gRPC message the server reads (upload chunks).
+    // Largest single gRPC message the server reads (upload chunks); a larger
+    // one is refused from its length prefix, before it is read.
     max_message: size.default('8MiB'),
+    // Connections open at once; more are closed as they arrive. Keep it below
+    // the process's open-file limit, which the database and payloads share.
+    max_connections: z.number().int().min(1).default(10_000),
+    // Calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS):
+    // a grpc-js client queues the rest, one that ignores the setting has them
+    // refused. Raise it behind a proxy that carries many devices on one connection.
+    max_streams_per_connection: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1)
+      .default(100),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

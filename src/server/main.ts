@@ -3,13 +3,14 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
 import { errnoCode, PendulumError } from '../errors.js';
 import { DeviceService, file_pendulum_v1_device } from '../gen/pendulum/v1/device_pb.js';
 import { FleetService, file_pendulum_v1_fleet } from '../gen/pendulum/v1/fleet_pb.js';
 import { SignedSchema } from '../gen/pendulum/v1/manifest_pb.js';
 import { file_pendulum_v1_publisher, PublisherService } from '../gen/pendulum/v1/publisher_pb.js';
+import { createServer } from '../rpc/gate.js';
 import { addIntrospection } from '../rpc/introspection.js';
 import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
@@ -17,6 +18,7 @@ import { decodeTrustRoot, type PublicKeyInfo } from '../trust/index.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
 import { dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
+import { type Listener, listen } from './listener.js';
 import { createLocalPayloadStore } from './payloads/local.js';
 import { createDeviceService } from './services/device-service.js';
 import { createFleetService } from './services/fleet-service.js';
@@ -83,9 +85,11 @@ export async function startServer(
     log,
   };
 
-  const server = new Server({
+  const server = createServer({
     'grpc.max_receive_message_length': config.max_message,
     'grpc.max_send_message_length': Math.max(config.max_message, config.download_chunk + 1024),
+    // HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: a client that opens more has them refused.
+    'grpc.max_concurrent_streams': config.max_streams_per_connection,
   });
   const onInternalError = (error: unknown, path: string) =>
     log.error({ err: error, path }, 'internal error');
@@ -107,10 +111,14 @@ export async function startServer(
     file_pendulum_v1_fleet,
   ]);
 
-  let port: number;
+  let listener: Listener | undefined;
   let adminToken: string | undefined;
   try {
-    port = await bind(server, config);
+    listener = await listen(server, await serverCredentials(config), {
+      address: config.listen,
+      maxConnections: config.max_connections,
+      log,
+    });
     // Only once listening: a first start that fails must not use up the one-time admin token.
     if ((await store.tokens.countApiTokens()) === 0) {
       adminToken = (await store.tokens.createApiToken({ name: 'admin', role: 'admin', now: now() }))
@@ -118,10 +126,13 @@ export async function startServer(
     }
   } catch (error) {
     server.forceShutdown();
+    await listener?.close(0);
     await store.close();
     throw error;
   }
+  const listening = listener;
   introspection.setServing(true);
+  const { port } = listening;
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   log.info(
@@ -166,6 +177,7 @@ export async function startServer(
     timestampKey: timestamp.key,
     async close() {
       introspection.setServing(false);
+      const closing = listening.close(2500);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           server.forceShutdown();
@@ -176,31 +188,19 @@ export async function startServer(
           resolve();
         });
       });
+      await closing;
       await store.close();
     },
   };
 }
 
-async function bind(server: Server, config: ServerConfig): Promise<number> {
+// serverCredentials is TLS (mutual when a client CA is set) or plaintext.
+async function serverCredentials(config: ServerConfig): Promise<ServerCredentials> {
   const { tls } = config;
-  const credentials =
-    tls === undefined
-      ? ServerCredentials.createInsecure()
-      : ServerCredentials.createSsl(
-          tls.client_ca === undefined ? null : await readFile(tls.client_ca),
-          [{ private_key: await readFile(tls.key), cert_chain: await readFile(tls.cert) }],
-          tls.client_ca !== undefined,
-        );
-  return new Promise((resolve, reject) => {
-    server.bindAsync(config.listen, credentials, (error, port) => {
-      if (error) {
-        reject(
-          new PendulumError('UNAVAILABLE', `cannot listen on ${config.listen}: ${error.message}`, {
-            context: { field: 'listen' },
-            cause: error,
-          }),
-        );
-      } else resolve(port);
-    });
-  });
+  if (tls === undefined) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    tls.client_ca === undefined ? null : await readFile(tls.client_ca),
+    [{ private_key: await readFile(tls.key), cert_chain: await readFile(tls.cert) }],
+    tls.client_ca !== undefined,
+  );
 }

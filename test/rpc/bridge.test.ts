@@ -82,6 +82,35 @@ describe('unary calls', () => {
     expect(bridge.recorder.internalErrors).toEqual([]);
   });
 
+  it.each([
+    ['unary', '/pendulum.v1.DeviceService/CheckIn'],
+    ['server-streaming', '/pendulum.v1.DeviceService/Download'],
+  ] as const)('authorises a %s call before decoding its request', async (kind, path) => {
+    // Bytes that cannot decode: a caller refused for them was parsed before it was authorised.
+    const garbage = Buffer.from([0x0a, 0x7f, 0x01]);
+    const code = async (token: string) => {
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${token}`);
+      const channel = bridge.channelTo(bridge.listening.address);
+      const identity = (bytes: Buffer) => bytes;
+      return new Promise<number>((resolve) => {
+        if (kind === 'unary') {
+          channel.makeUnaryRequest(path, identity, identity, garbage, metadata, (error) =>
+            resolve(error?.code ?? status.OK),
+          );
+        } else {
+          const call = channel.makeServerStreamRequest(path, identity, identity, garbage, metadata);
+          call.on('data', () => undefined);
+          call.on('status', (end) => resolve(end.code));
+          call.on('error', () => undefined);
+        }
+      });
+    };
+    expect(await code('stolen')).toBe(status.UNAUTHENTICATED);
+    expect(await code('good')).toBe(status.INVALID_ARGUMENT);
+    expect(bridge.recorder.handlerCalls).toBe(0);
+  });
+
   it('hides a non-Pendulum error behind INTERNAL and reports it on the server', async () => {
     const error = await failure(bridge.deviceClient().checkIn({ status: { agentState: 'crash' } }));
     expect(error.code).toBe('INTERNAL');

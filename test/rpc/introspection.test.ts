@@ -1,9 +1,9 @@
 // Health and reflection (src/rpc/introspection.ts), asked the way
 // grpc_health_probe and grpcurl ask: through the standard services.
-import { Server } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PendulumError } from '../../src/errors.js';
 import { DeviceService, file_pendulum_v1_device } from '../../src/gen/pendulum/v1/device_pb.js';
+import { createServer } from '../../src/rpc/gate.js';
 import { addIntrospection, type Introspection } from '../../src/rpc/introspection.js';
 import { addService } from '../../src/rpc/server.js';
 import { type IntrospectionClient, introspectionClient } from '../support/introspection-client.js';
@@ -15,7 +15,7 @@ let client: IntrospectionClient;
 const check = (service: string) => client.check(service);
 
 beforeAll(async () => {
-  const server = new Server();
+  const server = createServer();
   const refuse = async () => {
     throw new PendulumError('UNAVAILABLE', 'not in this test');
   };

@@ -4,12 +4,13 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GenService } from '@bufbuild/protobuf/codegenv2';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { type Client as GrpcClient, type Metadata, Server } from '@grpc/grpc-js';
+import type { Client as GrpcClient, Metadata } from '@grpc/grpc-js';
 import { type ErrorCode, PendulumError } from '../../src/errors.js';
 import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
 import { PublisherService } from '../../src/gen/pendulum/v1/publisher_pb.js';
 import { bearer, bearerToken } from '../../src/rpc/auth.js';
 import { createClient } from '../../src/rpc/client.js';
+import { createServer } from '../../src/rpc/gate.js';
 import { addService } from '../../src/rpc/server.js';
 import type { CallContext, ServiceImpl } from '../../src/rpc/types.js';
 import { connect, type Deferred, deferred, type Listening, listen } from './harness.js';
@@ -226,7 +227,7 @@ export interface Bridge {
 // makes authorize crash, anything else is refused. Authenticate needs no token.
 export async function startBridge(): Promise<Bridge> {
   const recorder = createRecorder();
-  const server = new Server();
+  const server = createServer();
   const authorize = async (method: { name: string }, metadata: Metadata) => {
     if (method.name === 'Authenticate') return 'anonymous';
     const token = bearerToken(metadata);

@@ -151,3 +151,30 @@ describe('close', () => {
     }
   });
 });
+
+describe('listen', () => {
+  it('refuses an address without a port, before it uses up the admin token', async () => {
+    for (const listen of ['127.0.0.1', '::1', '127.0.0.1:http', '127.0.0.1:70000']) {
+      await expect(start('no-port', listen)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        context: { field: 'listen' },
+      });
+    }
+    const server = await start('no-port');
+    try {
+      expect(server.adminToken).toBeDefined();
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('serves an IPv6 loopback address', async () => {
+    const server = await start('ipv6', '[::1]:0');
+    try {
+      expect(server.address).toMatch(/^\[::1\]:\d+$/);
+      await withPublisher(server, server.adminToken ?? '', (client) => client.listReleases({}));
+    } finally {
+      await server.close();
+    }
+  });
+});

@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { toBinary } from '@bufbuild/protobuf';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
 import { pino } from 'pino';
+import type { z } from 'zod';
+import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
 import { FleetService } from '../../src/gen/pendulum/v1/fleet_pb.js';
 import { type Signed, SignedSchema } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { PublisherService } from '../../src/gen/pendulum/v1/publisher_pb.js';
 import { bearer } from '../../src/rpc/auth.js';
 import { createClient } from '../../src/rpc/client.js';
 import type { Client } from '../../src/rpc/types.js';
-import { defaultServerConfig } from '../../src/server/config.js';
+import { defaultServerConfig, type serverConfigSchema } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
 import {
   formatSecretKeyFile,
@@ -22,6 +24,7 @@ import {
   type KeyPair,
   type ManifestSpec,
   sha256,
+  signDeviceAuth,
   toHex,
 } from '../../src/trust/index.js';
 import { rootDocument, signImage, testTimestampKey } from './vendor.js';
@@ -42,6 +45,8 @@ export interface Fleet {
   upload(payload: Uint8Array): Promise<void>;
   // publish uploads, publishes and rolls a release out to the class; returns the release id.
   publish(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
+  // deviceToken authenticates a new device (admitted on first contact) and returns its token.
+  deviceToken(): Promise<string>;
   // inject plays a compromised server: stores a release without verifying it and
   // hands it straight to one device.
   inject(signed: Signed, payload: Uint8Array, deviceId: string): Promise<string>;
@@ -64,6 +69,8 @@ export async function startFleet(
     releaseThreshold?: number;
     // Serve TLS with this certificate (for name "localhost"); the fleet's own clients trust it.
     tls?: { cert: string; key: string };
+    // Server settings beyond the fleet's own (limits, say).
+    config?: Partial<z.input<typeof serverConfigSchema>>;
   } = {},
 ): Promise<Fleet> {
   const config = defaultServerConfig({
@@ -75,6 +82,7 @@ export async function startFleet(
     // Devices are admitted on first contact here; test/server/services/admission.test.ts
     // covers pending, preauthorized and enrolment-token admission.
     admission: 'accept',
+    ...options.config,
   });
   const server = await startServer(config, { log: pino({ level: 'silent' }) });
   const token = server.adminToken;
@@ -137,6 +145,17 @@ export async function startFleet(
       if (release === undefined) throw new Error('no release');
       await fleet.createRollout({ releaseId: release.id, classId: '' });
       return release.id;
+    },
+    async deviceToken() {
+      const key = generateKeyPair();
+      const timestampMs = BigInt(Date.now());
+      const { token } = await createClient(DeviceService, channel).authenticate({
+        publicKey: key.publicKey,
+        classId: testClass,
+        timestampMs,
+        signature: signDeviceAuth(key, testClass, timestampMs),
+      });
+      return token;
     },
     async inject(signed, payload, deviceId) {
       await upload(payload);

@@ -27,6 +27,18 @@ function newToken(prefix: 'pdl_' | 'pdd_' | 'pde_'): string {
   return prefix + randomBytes(32).toString('base64url');
 }
 
+// Every token this server issues: its prefix and 43 base64url characters.
+const tokenShapes = {
+  api: /^pdl_[A-Za-z0-9_-]{43}$/,
+  device: /^pdd_[A-Za-z0-9_-]{43}$/,
+} as const;
+
+// isTokenShaped tells whether `token` could be one this server issued, so a
+// caller presenting anything else is refused without a database read.
+export function isTokenShaped(token: string, kind: keyof typeof tokenShapes): boolean {
+  return tokenShapes[kind].test(token);
+}
+
 // createTokenRepository binds the token functions to a database.
 export function createTokenRepository(db: Kysely<Database>) {
   return guarded('tokens', {

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
 import type { Store } from '../../../src/server/store/index.js';
+import { isTokenShaped } from '../../../src/server/store/tokens.js';
 import { at, openTempStore, type TempStore } from './temp-store.js';
 
 let temp: TempStore;
@@ -105,5 +106,28 @@ describe('device tokens', () => {
       .createDeviceToken({ deviceId: 'ghost', ttlMs: 1000, now: at(0) })
       .catch((e: unknown) => e);
     expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
+  });
+});
+
+describe('token shapes', () => {
+  it('recognises every token it issues, and nothing an attacker makes up', async () => {
+    await addDevice('d1');
+    const api = (await store.tokens.createApiToken({ name: 'ci', role: 'viewer', now: at(0) }))
+      .token;
+    const device = (await store.tokens.createDeviceToken({ deviceId: 'd1', ttlMs: 1, now: at(0) }))
+      .token;
+    expect(isTokenShaped(api, 'api')).toBe(true);
+    expect(isTokenShaped(device, 'device')).toBe(true);
+    expect(isTokenShaped(api, 'device')).toBe(false);
+    expect(isTokenShaped(device, 'api')).toBe(false);
+    for (const forged of [
+      '',
+      'pdd_',
+      'pdd_made-up',
+      `${device}x`,
+      `${device.slice(0, -1)}!`,
+      ' '.repeat(8000),
+    ])
+      expect(isTokenShaped(forged, 'device')).toBe(false);
   });
 });
