@@ -726,3 +726,23 @@ describe('extraneous dependencies / path traversal', () => {
     expect(error.context.field).toBe('components[0].name');
   });
 });
+
+describe('endless data', () => {
+  const world = createWorld();
+
+  it('rejects a 100 MB manifest before parsing or verifying it', () => {
+    const body = new Uint8Array(100 * 1024 * 1024).fill(0x0b);
+    const signed = createSigned(body, []);
+    const error = thrown(() => verifyManifest(signed, world.root, devicePolicy()));
+    expect(error.code).toBe('TOO_LARGE');
+  });
+
+  it('rejects a validly signed manifest of deeply nested groups, without crashing', () => {
+    // 200 KiB of "start group 1": nesting as deep as the size cap allows.
+    // protobuf-es skips it without recursing; what is left is no manifest.
+    const body = new Uint8Array(200 * 1024).fill(0x0b);
+    const signed = signManifest(body, world.releaseKeys);
+    const error = thrown(() => verifyManifest(signed, world.root, devicePolicy()));
+    expect(['MALFORMED', 'INCOMPATIBLE']).toContain(error.code);
+  });
+});
