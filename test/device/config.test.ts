@@ -1,12 +1,12 @@
-// agent.toml's [device] section: where the agent keeps what it persists.
-import { writeFile } from 'node:fs/promises';
+// agent.toml's [device] and [download] sections: where the agent keeps what
+// it persists, and the download limits (slow retrieval) refused before the
+// agent starts when they would defend nothing.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAgentConfig } from '../../src/device/config.js';
+import { configRefusal, loadAgentToml } from '../support/agent-config.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 let tmp: { path: string; remove: () => Promise<void> };
-let count = 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('agentcfg');
@@ -15,48 +15,54 @@ afterAll(async () => {
   await tmp.remove();
 });
 
-// load reads an agent.toml whose [device] section ends with `extra`.
-async function load(extra: string) {
-  count += 1;
-  const path = join(tmp.path, `agent-${count}.toml`);
-  await writeFile(
-    path,
-    `[server]
-address = "127.0.0.1:7443"
-
-[device]
-class_id = "gw"
-state_dir = "state"
-trust_root = "root.json"
-${extra}
-
-[slots.A]
-type = "raw"
-device = "/dev/mmcblk0p2"
-
-[slots.B]
-type = "raw"
-device = "/dev/mmcblk0p3"
-
-[bootloader]
-type = "efi"
-entries = { A = "0001", B = "0002" }
-`,
-  );
-  return (await loadAgentConfig(path)).device;
-}
+const device = async (extra: string) => (await loadAgentToml(tmp.path, { device: extra })).device;
+const download = async (section: string) =>
+  (await loadAgentToml(tmp.path, { download: section })).download;
 
 describe('agent config [device]', () => {
   it('keeps the anti-rollback floor in the state directory by default', async () => {
-    expect((await load('')).rollback_floor_file).toBe(join(tmp.path, 'state', 'rollback-floor'));
+    expect((await device('')).rollback_floor_file).toBe(join(tmp.path, 'state', 'rollback-floor'));
   });
 
   it('keeps the anti-rollback floor where the manufacturer says, resolved against the config file', async () => {
-    expect((await load('rollback_floor_file = "/factory/persist/floor"')).rollback_floor_file).toBe(
-      '/factory/persist/floor',
-    );
-    expect((await load('rollback_floor_file = "persist/floor"')).rollback_floor_file).toBe(
+    expect(
+      (await device('rollback_floor_file = "/factory/persist/floor"')).rollback_floor_file,
+    ).toBe('/factory/persist/floor');
+    expect((await device('rollback_floor_file = "persist/floor"')).rollback_floor_file).toBe(
       join(tmp.path, 'persist/floor'),
     );
+  });
+});
+
+describe('agent config [download]', () => {
+  it('defends against slow retrieval by default: 1 KiB/s over 5 min windows, 6 h per attempt', async () => {
+    expect(await download('')).toEqual({
+      sync_every: 8 * 1024 * 1024,
+      progress_every: 2_000,
+      idle_timeout: 60_000,
+      min_rate: 1024,
+      min_rate_window: 300_000,
+      deadline: 6 * 3_600_000,
+    });
+  });
+
+  it('reads the minimum rate as a size and its window and deadline as durations', async () => {
+    expect(
+      await download('min_rate = "16KiB"\nmin_rate_window = "30s"\ndeadline = "12h"'),
+    ).toMatchObject({ min_rate: 16 * 1024, min_rate_window: 30_000, deadline: 12 * 3_600_000 });
+  });
+
+  it.each([
+    ['a minimum rate that is not a size', 'min_rate = "fast"', '"download.min_rate"'],
+    [
+      'a window of zero',
+      'min_rate_window = "0s"',
+      '"download.min_rate_window": expected a duration above 0',
+    ],
+    ['a deadline of zero', 'deadline = 0', '"download.deadline": expected a duration above 0'],
+    // A Node timer above 2^31 - 1 ms fires at once: every download would fail.
+    ['a deadline beyond what a timer can wait', 'deadline = "30d"', 'at most 24 days'],
+  ])('refuses %s', async (_, section, reason) => {
+    expect(await configRefusal(download(section))).toContain(reason);
   });
 });

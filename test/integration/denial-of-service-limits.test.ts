@@ -42,7 +42,7 @@ describe('the stream limit of a connection', () => {
 
   it('refuses the streams a client opens beyond it, and the connection of a client that breaks it knowingly', async () => {
     // A device's own token, so each stream is let in and then held open waiting for its request.
-    const headers = { authorization: `Bearer ${await limited.deviceToken()}` };
+    const headers = { authorization: `Bearer ${(await limited.newDevice()).token}` };
     const download = pathOf(DeviceService.method.download);
     const unaware = await rawConnect(limited.server.port, { ackSettings: false });
     const knowing = await rawConnect(limited.server.port, { ackSettings: true });

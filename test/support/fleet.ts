@@ -45,8 +45,9 @@ export interface Fleet {
   upload(payload: Uint8Array): Promise<void>;
   // publish uploads, publishes and rolls a release out to the class; returns the release id.
   publish(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
-  // deviceToken authenticates a new device (admitted on first contact) and returns its token.
-  deviceToken(): Promise<string>;
+  // newDevice authenticates a new device (admitted on first contact) and
+  // returns its id and token.
+  newDevice(): Promise<{ deviceId: string; token: string }>;
   // inject plays a compromised server: stores a release without verifying it and
   // hands it straight to one device.
   inject(signed: Signed, payload: Uint8Array, deviceId: string): Promise<string>;
@@ -146,7 +147,7 @@ export async function startFleet(
       await fleet.createRollout({ releaseId: release.id, classId: '' });
       return release.id;
     },
-    async deviceToken() {
+    async newDevice() {
       const key = generateKeyPair();
       const timestampMs = BigInt(Date.now());
       const { token } = await createClient(DeviceService, channel).authenticate({
@@ -155,7 +156,7 @@ export async function startFleet(
         timestampMs,
         signature: signDeviceAuth(key, testClass, timestampMs),
       });
-      return token;
+      return { deviceId: key.keyId, token };
     },
     async inject(signed, payload, deviceId) {
       await upload(payload);

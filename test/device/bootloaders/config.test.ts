@@ -1,14 +1,11 @@
 // The [bootloader] section of agent.toml: each backend's keys, defaults and
 // path resolution, and the mistakes refused before the agent starts.
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAgentConfig } from '../../../src/device/config.js';
-import { isPendulumError } from '../../../src/errors.js';
+import { configRefusal, loadAgentToml } from '../../support/agent-config.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 let tmp: { path: string; remove: () => Promise<void> };
-let count = 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('bootcfg');
@@ -18,42 +15,9 @@ afterAll(async () => {
 });
 
 // load reads an agent.toml whose [bootloader] section is `section`.
-async function load(section: string) {
-  count += 1;
-  const path = join(tmp.path, `agent-${count}.toml`);
-  await writeFile(
-    path,
-    `[server]
-address = "127.0.0.1:7443"
-
-[device]
-class_id = "gw"
-state_dir = "state"
-trust_root = "root.json"
-
-[slots.A]
-type = "raw"
-device = "/dev/mmcblk0p2"
-
-[slots.B]
-type = "raw"
-device = "/dev/mmcblk0p3"
-
-[bootloader]
-${section}
-`,
-  );
-  return (await loadAgentConfig(path)).bootloader;
-}
-
-async function refusal(section: string): Promise<string> {
-  const error = await load(section).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isPendulumError(error, 'CONFIG_INVALID'), String(error)).toBe(true);
-  return (error as Error).message;
-}
+const load = async (section: string) =>
+  (await loadAgentToml(tmp.path, { bootloader: section })).bootloader;
+const refusal = (section: string) => configRefusal(load(section));
 
 describe('agent config [bootloader]', () => {
   it('gives GRUB its defaults: native writes, /proc/cmdline, 10 s per tool run', async () => {

@@ -7,8 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeploymentState, DeviceService } from '../../../src/gen/pendulum/v1/device_pb.js';
 import { bearer } from '../../../src/rpc/auth.js';
 import { createClient } from '../../../src/rpc/client.js';
-import { generateKeyPair, signDeviceAuth } from '../../../src/trust/index.js';
-import { type Fleet, startFleet, testClass } from '../../support/fleet.js';
+import { type Fleet, startFleet } from '../../support/fleet.js';
 import { makeImage } from '../../support/images.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
@@ -28,17 +27,10 @@ afterAll(async () => {
 });
 
 async function deviceWithOffer(sequence: number) {
-  const key = generateKeyPair();
-  const timestampMs = BigInt(Date.now());
-  const { token } = await createClient(DeviceService, channel).authenticate({
-    publicKey: key.publicKey,
-    classId: testClass,
-    timestampMs,
-    signature: signDeviceAuth(key, testClass, timestampMs),
-  });
+  const { deviceId, token } = await fleet.newDevice();
   const client = createClient(DeviceService, channel, () => bearer(token));
   const image = makeImage(`replay-${sequence}`, { bytes: 4096 });
-  const deploymentId = await fleet.inject(fleet.sign(image, { sequence }), image, key.keyId);
+  const deploymentId = await fleet.inject(fleet.sign(image, { sequence }), image, deviceId);
   return { client, deploymentId };
 }
 
