@@ -50,7 +50,7 @@ export function registerServer(program: Command): void {
         const { timestamp } = server.context;
         print(
           timestamp.created
-            ? `made timestamp key ${timestamp.key.keyId}; list it in the trust root: pendulum trust init --timestamp-key ${timestamp.file.replace(/\.key$/, '.pub')}`
+            ? `made timestamp key ${timestamp.key.keyId}; list it in the trust root: pendulum trust init --timestamp-key ${timestamp.publicFile}`
             : `timestamp key ${timestamp.key.keyId} (${timestamp.file})`,
         );
         print(`pendulum server listening on ${server.address} (data in ${config.data_dir})`);

@@ -1,7 +1,6 @@
 // The server's composition root: open the stores, register the services,
 // listen. Everything else is in the modules it wires together.
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { type Logger, pino } from 'pino';
@@ -14,7 +13,7 @@ import { createServer } from '../rpc/gate.js';
 import { addIntrospection } from '../rpc/introspection.js';
 import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
-import { decodeTrustRoot, type PublicKeyInfo } from '../trust/index.js';
+import { decodeTrustRoot } from '../trust/index.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
 import { dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
@@ -35,8 +34,6 @@ export interface RunningServer {
   readonly adminToken: string | undefined;
   // The stores, for embedding the server and for tests that play a compromised server.
   readonly context: ServerContext;
-  // The public half of the key that signs check-in freshness.
-  readonly timestampKey: PublicKeyInfo;
   close(): Promise<void>;
 }
 
@@ -147,15 +144,14 @@ export async function startServer(
   }
   log.info(
     { keyId: timestamp.key.keyId, file: timestamp.file, created: timestamp.created },
-    `timestamp key ${timestamp.key.keyId}: the trust root must list it (pendulum trust init --timestamp-key ${join(config.data_dir, 'timestamp.pub')}, or trust rotate --add-timestamp-key)`,
+    `timestamp key ${timestamp.key.keyId}: the trust root must list it (pendulum trust init --timestamp-key ${timestamp.publicFile}, or trust rotate --add-timestamp-key)`,
   );
   const latest = await store.trustRoots.latest();
   if (
     latest !== undefined &&
-    !decodeTrustRoot(
-      fromBinary(SignedSchema, latest.signed),
-      'stored trust root',
-    ).timestampKeys.some((key) => key.keyId === timestamp.key.keyId)
+    !timestamp.listedIn(
+      decodeTrustRoot(fromBinary(SignedSchema, latest.signed), 'stored trust root'),
+    )
   ) {
     log.error(
       { keyId: timestamp.key.keyId, trustRoot: latest.version },
@@ -174,7 +170,6 @@ export async function startServer(
     port,
     adminToken,
     context: ctx,
-    timestampKey: timestamp.key,
     async close() {
       introspection.setServing(false);
       const closing = listening.close(2500);

@@ -22,6 +22,7 @@ import {
   type PublicKeyInfo,
   parseSecretKeyFile,
   preAuthEncoding,
+  type TrustRootContent,
 } from '../trust/index.js';
 
 export interface TimestampSigner {
@@ -29,6 +30,10 @@ export interface TimestampSigner {
   // Where the secret key is, and whether this start made it.
   readonly file: string;
   readonly created: boolean;
+  // Its public half, beside it (as made on a first start, or by keygen).
+  readonly publicFile: string;
+  // listedIn tells whether a trust root names this key as a timestamp key.
+  listedIn(root: TrustRootContent): boolean;
   // sign makes the signed statement for one check-in reply.
   sign(claim: FreshnessClaim): Signed;
 }
@@ -58,7 +63,7 @@ export async function loadTimestampSigner(
   const pair = generateKeyPair();
   await writeFileAtomic(file, formatSecretKeyFile(pair, 'timestamp'), { mode: 0o600 });
   await writeFileAtomic(
-    join(dataDir, 'timestamp.pub'),
+    publicFileOf(file),
     formatPublicKeyFile({ keyId: pair.keyId, publicKey: pair.publicKey, label: 'timestamp' }),
   );
   return signerFor({ ...pair, label: 'timestamp' }, file, true);
@@ -83,10 +88,17 @@ function signerFor(
     key: { keyId: pair.keyId, publicKey: pair.publicKey, label: pair.label },
     file,
     created,
+    publicFile: publicFileOf(file),
+    listedIn: (root) => root.timestampKeys.some((key) => key.keyId === pair.keyId),
     sign(claim) {
       const body = encodeFreshness(claim);
       const sig = sign(null, preAuthEncoding(freshnessType, body), privateKey);
       return createSigned(body, [create(SignatureSchema, { keyId: pair.keyId, sig })]);
     },
   };
+}
+
+// publicFileOf is where a key file's public half is: x.key → x.pub.
+function publicFileOf(file: string): string {
+  return `${file.replace(/\.key$/, '')}.pub`;
 }

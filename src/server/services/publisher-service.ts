@@ -155,10 +155,10 @@ export function createPublisherService(ctx: ServerContext): Impl {
       }
       // Devices check every check-in reply against the root's timestamp keys:
       // a root without this server's key would cut every device off.
-      if (!verified.timestampKeys.some((key) => key.keyId === ctx.timestamp.key.keyId)) {
+      if (!ctx.timestamp.listedIn(verified)) {
         throw new PendulumError(
           'FAILED_PRECONDITION',
-          `trust root v${verified.version} does not list this server's timestamp key ${ctx.timestamp.key.keyId}; devices would refuse every check-in reply. Add it (${ctx.timestamp.file.replace(/\.key$/, '.pub')}) with "pendulum trust init --timestamp-key" or "pendulum trust rotate --add-timestamp-key"`,
+          `trust root v${verified.version} does not list this server's timestamp key ${ctx.timestamp.key.keyId}; devices would refuse every check-in reply. Add it (${ctx.timestamp.publicFile}) with "pendulum trust init --timestamp-key" or "pendulum trust rotate --add-timestamp-key"`,
           { context: { field: 'timestamp_keys', keyId: ctx.timestamp.key.keyId } },
         );
       }
