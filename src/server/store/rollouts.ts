@@ -2,6 +2,7 @@
 // currently being offered.
 import type { Kysely } from 'kysely';
 import { PendulumError } from '../../errors.js';
+import { decodePlan, encodePlan, type RolloutPlan, wholeClassPlan } from '../rollouts/plan.js';
 import { bytes, iso, num } from './rows.js';
 import type { Database, RolloutState } from './schema.js';
 import { guarded } from './store-error.js';
@@ -13,6 +14,12 @@ export interface StoredRollout {
   readonly state: RolloutState;
   readonly createdAt: string;
   readonly updatedAt: string;
+  readonly plan: RolloutPlan;
+  // 0-based index into plan.phases, and when that phase started.
+  readonly currentPhase: number;
+  readonly phaseStartedAt: string | null;
+  // Why the rollout paused by itself; '' when it did not.
+  readonly pauseReason: string;
 }
 
 // A rollout as listed: with its release's version and sequence.
@@ -42,6 +49,10 @@ export function createRolloutRepository(db: Kysely<Database>) {
         'rollouts.state',
         'rollouts.created_at',
         'rollouts.updated_at',
+        'rollouts.plan',
+        'rollouts.current_phase',
+        'rollouts.phase_started_at',
+        'rollouts.pause_reason',
         'releases.version',
         'releases.sequence',
       ]);
@@ -54,6 +65,10 @@ export function createRolloutRepository(db: Kysely<Database>) {
     state: row.state,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    plan: decodePlan(row.plan, row.id),
+    currentPhase: num(row.current_phase),
+    phaseStartedAt: row.phase_started_at,
+    pauseReason: row.pause_reason,
     version: row.version,
     sequence: num(row.sequence),
   });
@@ -64,14 +79,17 @@ export function createRolloutRepository(db: Kysely<Database>) {
   };
 
   return guarded('rollouts', {
-    // create starts a rollout in the active state.
+    // create starts a rollout in the active state, in its first phase; without
+    // a plan it reaches the whole class at once.
     async create(input: {
       id: string;
       releaseId: string;
       classId: string;
+      plan?: RolloutPlan;
       now: Date;
     }): Promise<RolloutSummary> {
       const at = iso(input.now);
+      const plan = encodePlan(input.plan ?? wholeClassPlan);
       await db
         .insertInto('rollouts')
         .values({
@@ -81,6 +99,8 @@ export function createRolloutRepository(db: Kysely<Database>) {
           state: 'active',
           created_at: at,
           updated_at: at,
+          plan,
+          phase_started_at: at,
         })
         .execute();
       const created = await get(input.id);
@@ -118,11 +138,38 @@ export function createRolloutRepository(db: Kysely<Database>) {
       }));
     },
 
+    // advancePhase moves an active rollout from phase `from` to the next; it
+    // returns false, changing nothing, when the rollout is not in `from` any
+    // more (another replica advanced it) or is not active. The condition is
+    // in the database, so two replicas never both advance one phase.
+    async advancePhase(id: string, from: number, now: Date): Promise<boolean> {
+      const result = await db
+        .updateTable('rollouts')
+        .set({ current_phase: from + 1, phase_started_at: iso(now), updated_at: iso(now) })
+        .where('id', '=', id)
+        .where('current_phase', '=', from)
+        .where('state', '=', 'active')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
+    // pauseBySelf pauses an active rollout with the reason it gives; false
+    // when it was not active (paused or aborted already).
+    async pauseBySelf(id: string, reason: string, now: Date): Promise<boolean> {
+      const result = await db
+        .updateTable('rollouts')
+        .set({ state: 'paused', pause_reason: reason, updated_at: iso(now) })
+        .where('id', '=', id)
+        .where('state', '=', 'active')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+
     // setState pauses, resumes or aborts a rollout.
     async setState(id: string, state: RolloutState, now: Date): Promise<RolloutSummary> {
       const result = await db
         .updateTable('rollouts')
-        .set({ state, updated_at: iso(now) })
+        .set({ state, updated_at: iso(now), ...(state === 'active' ? { pause_reason: '' } : {}) })
         .where('id', '=', id)
         .executeTakeFirst();
       const updated = Number(result.numUpdatedRows) === 0 ? undefined : await get(id);

@@ -77,6 +77,12 @@ export interface RolloutsTable {
   state: RolloutState;
   created_at: Immutable<string>;
   updated_at: string;
+  // JSON of RolloutPlan ('{}': a rollout made before plans, one phase of 100 %).
+  plan: Generated<string>;
+  current_phase: Generated<number>;
+  phase_started_at: string | null;
+  // Why the rollout paused by itself ('' when it did not).
+  pause_reason: Generated<string>;
 }
 
 export interface DevicesTable {

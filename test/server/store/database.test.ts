@@ -46,6 +46,7 @@ describe('openDatabase', () => {
       '0001-initial',
       '0002-enrolment-tokens',
       '0003-report-sequence',
+      '0004-rollout-plans',
     ]);
     await db.destroy();
   });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
+import { wholeClassPlan } from '../../../src/server/rollouts/plan.js';
 import type { Store } from '../../../src/server/store/index.js';
 import { at, hex64, openTempStore, publish, type TempStore } from './temp-store.js';
 
@@ -31,6 +32,10 @@ describe('rollouts', () => {
       state: 'active',
       createdAt: at(20).toISOString(),
       updatedAt: at(20).toISOString(),
+      plan: wholeClassPlan,
+      currentPhase: 0,
+      phaseStartedAt: at(20).toISOString(),
+      pauseReason: '',
       version: '1.2.0',
       sequence: 2,
     });
@@ -64,5 +69,92 @@ describe('rollouts', () => {
     const error = await store.rollouts.setState('nope', 'paused', at(0)).catch((e: unknown) => e);
     expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
     expect(await store.rollouts.get('nope')).toBeUndefined();
+  });
+});
+
+describe('rollout plans', () => {
+  const plan = {
+    phases: [
+      { percent: 5, minSoakMs: 3_600_000 },
+      { percent: 100, minSoakMs: 0 },
+    ],
+    tags: ['eu'],
+    groups: [],
+    deviceIds: [],
+    threshold: { kind: 'ratio' as const, ratio: 0.05, minFinished: 20 },
+    window: { cron: '0 2 * * *', durationMs: 7_200_000, timezone: 'Europe/Berlin' },
+  };
+
+  it('keeps a plan and starts in its first phase', async () => {
+    const created = await store.rollouts.create({
+      id: 'p1',
+      releaseId: hex64(1),
+      classId: 'gateway',
+      plan,
+      now: at(10),
+    });
+    expect(created.plan).toEqual(plan);
+    expect(created.currentPhase).toBe(0);
+    expect(created.phaseStartedAt).toBe(at(10).toISOString());
+  });
+
+  it('reaches the whole class at once without a plan', async () => {
+    const created = await store.rollouts.create({
+      id: 'p2',
+      releaseId: hex64(1),
+      classId: 'gateway',
+      now: at(10),
+    });
+    expect(created.plan.phases).toEqual([{ percent: 100, minSoakMs: 0 }]);
+  });
+
+  it('refuses a plan a rollout cannot follow, storing nothing', async () => {
+    const bad = { ...plan, phases: [{ percent: 50, minSoakMs: 0 }] };
+    await expect(
+      store.rollouts.create({
+        id: 'p3',
+        releaseId: hex64(1),
+        classId: 'gateway',
+        plan: bad,
+        now: at(10),
+      }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await store.rollouts.get('p3')).toBeUndefined();
+  });
+
+  it('advances a phase once, however many replicas try', async () => {
+    await store.rollouts.create({
+      id: 'p4',
+      releaseId: hex64(1),
+      classId: 'gateway',
+      plan,
+      now: at(10),
+    });
+    const tries = await Promise.all(
+      [1, 2, 3].map(() => store.rollouts.advancePhase('p4', 0, at(20))),
+    );
+    expect(tries.filter(Boolean)).toHaveLength(1);
+    const after = await store.rollouts.get('p4');
+    expect(after?.currentPhase).toBe(1);
+    expect(after?.phaseStartedAt).toBe(at(20).toISOString());
+  });
+
+  it('does not advance a paused rollout, and says why it paused itself until resumed', async () => {
+    await store.rollouts.create({
+      id: 'p5',
+      releaseId: hex64(1),
+      classId: 'gateway',
+      plan,
+      now: at(10),
+    });
+    expect(await store.rollouts.pauseBySelf('p5', '3 of 20 failed (15 %, above 5 %)', at(11))).toBe(
+      true,
+    );
+    expect(await store.rollouts.pauseBySelf('p5', 'again', at(12))).toBe(false);
+    expect(await store.rollouts.advancePhase('p5', 0, at(13))).toBe(false);
+    expect((await store.rollouts.get('p5'))?.pauseReason).toBe('3 of 20 failed (15 %, above 5 %)');
+    const resumed = await store.rollouts.setState('p5', 'active', at(14));
+    expect(resumed.pauseReason).toBe('');
+    expect(resumed.currentPhase).toBe(0);
   });
 });

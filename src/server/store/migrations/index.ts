@@ -4,12 +4,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.js';
 import { enrolmentTokens } from './0002-enrolment-tokens.js';
 import { reportSequence } from './0003-report-sequence.js';
+import { rolloutPlans } from './0004-rollout-plans.js';
 
 // Names sort in the order they apply; never rename or edit a shipped one.
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-enrolment-tokens': enrolmentTokens,
   '0003-report-sequence': reportSequence,
+  '0004-rollout-plans': rolloutPlans,
 };
 
 // staticMigrationProvider hands Kysely's Migrator a fixed set of migrations.

@@ -1,0 +1,22 @@
+// 0004: a rollout's plan (phases, selector, failure threshold, maintenance
+// window, as JSON validated on read) and where it is: its current phase, when
+// that phase started, and why it paused by itself.
+import type { Kysely, Migration } from 'kysely';
+
+export const rolloutPlans: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('rollouts')
+      .addColumn('plan', 'text', (c) => c.notNull().defaultTo('{}'))
+      .execute();
+    await db.schema
+      .alterTable('rollouts')
+      .addColumn('current_phase', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.alterTable('rollouts').addColumn('phase_started_at', 'text').execute();
+    await db.schema
+      .alterTable('rollouts')
+      .addColumn('pause_reason', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+  },
+};
