@@ -7,6 +7,10 @@ import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Admission, Database, DevicesTable, Slot } from './schema.js';
 import { guarded } from './store-error.js';
 
+// What a tag or group may be, and how many a device may carry of each.
+const labelPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+const maxLabels = 64;
+
 export interface StoredDevice {
   readonly id: string;
   readonly publicKey: Uint8Array;
@@ -22,6 +26,9 @@ export interface StoredDevice {
   readonly lastSeenAt: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
+  // Labels rollout selectors match: every tag asked, any group asked.
+  readonly tags: readonly string[];
+  readonly groups: readonly string[];
 }
 
 export interface CheckIn {
@@ -60,6 +67,8 @@ function toDevice(row: Selectable<DevicesTable>): StoredDevice {
     lastSeenAt: row.last_seen_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    tags: JSON.parse(row.tags) as string[],
+    groups: JSON.parse(row.groups) as string[],
   };
 }
 
@@ -246,6 +255,40 @@ export function createDeviceRepository(db: Kysely<Database>) {
       const result = await db
         .updateTable('devices')
         .set({ admission, updated_at: iso(now) })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw notFound(id);
+      return mustGet(id);
+    },
+
+    // setLabels replaces a device's tags and groups (each a set: repeats are
+    // dropped, order kept). A label is 1-64 of [A-Za-z0-9._:-].
+    async setLabels(
+      id: string,
+      labels: { tags: readonly string[]; groups: readonly string[] },
+      now: Date,
+    ): Promise<StoredDevice> {
+      const clean = (field: 'tags' | 'groups', values: readonly string[]) => {
+        const bad = values.find((value) => !labelPattern.test(value));
+        if (bad !== undefined)
+          throw new PendulumError(
+            'INVALID_ARGUMENT',
+            `${field}: "${bad}" is not a label (1 to 64 of letters, digits, ".", "_", ":", "-")`,
+            { context: { field } },
+          );
+        if (values.length > maxLabels)
+          throw new PendulumError('INVALID_ARGUMENT', `${field}: at most ${maxLabels}`, {
+            context: { field },
+          });
+        return JSON.stringify([...new Set(values)]);
+      };
+      const result = await db
+        .updateTable('devices')
+        .set({
+          tags: clean('tags', labels.tags),
+          groups: clean('groups', labels.groups),
+          updated_at: iso(now),
+        })
         .where('id', '=', id)
         .executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) throw notFound(id);

@@ -102,6 +102,9 @@ export interface DevicesTable {
   last_seen_at: string | null;
   created_at: Immutable<string>;
   updated_at: string;
+  // JSON arrays of strings, matched by rollout selectors.
+  tags: Generated<string>;
+  groups: Generated<string>;
 }
 
 export interface DeploymentsTable {

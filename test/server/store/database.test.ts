@@ -47,6 +47,7 @@ describe('openDatabase', () => {
       '0002-enrolment-tokens',
       '0003-report-sequence',
       '0004-rollout-plans',
+      '0005-device-labels',
     ]);
     await db.destroy();
   });

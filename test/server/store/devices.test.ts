@@ -152,3 +152,37 @@ describe('device state', () => {
     expect((await store.devices.list({ classId: 'camera' })).map((d) => d.id)).toEqual(['dev2']);
   });
 });
+
+describe('device labels', () => {
+  it('starts with no tags or groups, and keeps what it is given, once each', async () => {
+    const { device } = await store.devices.recordAuthentication(auth(1000));
+    expect(device.tags).toEqual([]);
+    expect(device.groups).toEqual([]);
+    const labelled = await store.devices.setLabels(
+      device.id,
+      { tags: ['eu', 'beta', 'eu'], groups: ['lab'] },
+      at(5),
+    );
+    expect(labelled.tags).toEqual(['eu', 'beta']);
+    expect(labelled.groups).toEqual(['lab']);
+    expect((await store.devices.list())[0]?.tags).toEqual(['eu', 'beta']);
+  });
+
+  it('refuses a label that is not one, changing nothing', async () => {
+    const { device } = await store.devices.recordAuthentication(auth(1000));
+    await store.devices.setLabels(device.id, { tags: ['eu'], groups: [] }, at(5));
+    for (const bad of ['', 'a b', 'x'.repeat(65), 'ünïcode']) {
+      await expect(
+        store.devices.setLabels(device.id, { tags: [bad], groups: [] }, at(6)),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    expect((await store.devices.list())[0]?.tags).toEqual(['eu']);
+  });
+
+  it('labels only devices it knows', async () => {
+    const error = await store.devices
+      .setLabels('f'.repeat(64), { tags: [], groups: [] }, at(5))
+      .catch((e: unknown) => e);
+    expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
+  });
+});

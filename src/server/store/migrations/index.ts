@@ -5,6 +5,7 @@ import { initial } from './0001-initial.js';
 import { enrolmentTokens } from './0002-enrolment-tokens.js';
 import { reportSequence } from './0003-report-sequence.js';
 import { rolloutPlans } from './0004-rollout-plans.js';
+import { deviceLabels } from './0005-device-labels.js';
 
 // Names sort in the order they apply; never rename or edit a shipped one.
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -12,6 +13,7 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002-enrolment-tokens': enrolmentTokens,
   '0003-report-sequence': reportSequence,
   '0004-rollout-plans': rolloutPlans,
+  '0005-device-labels': deviceLabels,
 };
 
 // staticMigrationProvider hands Kysely's Migrator a fixed set of migrations.
