@@ -22,13 +22,17 @@ export interface ApiPrincipal {
 }
 
 // The least role each publisher/fleet method needs; a method missing here is refused.
-const requiredRole: Readonly<Record<string, Role>> = {
+export const requiredRole: Readonly<Record<string, Role>> = {
   'pendulum.v1.PublisherService.UploadPayload': 'publisher',
   'pendulum.v1.PublisherService.PublishRelease': 'publisher',
   'pendulum.v1.PublisherService.ListReleases': 'viewer',
   'pendulum.v1.PublisherService.PutTrustRoot': 'admin',
   'pendulum.v1.FleetService.CreateRollout': 'publisher',
   'pendulum.v1.FleetService.ListRollouts': 'viewer',
+  'pendulum.v1.FleetService.PauseRollout': 'publisher',
+  'pendulum.v1.FleetService.ResumeRollout': 'publisher',
+  'pendulum.v1.FleetService.AbortRollout': 'publisher',
+  'pendulum.v1.FleetService.SetDeviceLabels': 'admin',
   'pendulum.v1.FleetService.ListDevices': 'viewer',
   'pendulum.v1.FleetService.AcceptDevice': 'admin',
   'pendulum.v1.FleetService.RejectDevice': 'admin',
@@ -52,10 +56,12 @@ export function apiAuthorizer(store: Store) {
       throw new PendulumError('UNAUTHENTICATED', 'unknown or revoked API token');
     const name = `${method.parent.typeName}.${method.name}`;
     const needed = requiredRole[name];
-    if (needed === undefined || roles.indexOf(found.role as Role) < roles.indexOf(needed)) {
+    if (needed === undefined)
+      throw new PendulumError('PERMISSION_DENIED', `${name} is open to no API role`);
+    if (roles.indexOf(found.role as Role) < roles.indexOf(needed)) {
       throw new PendulumError(
         'PERMISSION_DENIED',
-        `${name} needs the ${needed ?? 'admin'} role; token "${found.name}" has ${found.role}`,
+        `${name} needs the ${needed} role; token "${found.name}" has ${found.role}`,
       );
     }
     return { tokenId: found.id, name: found.name, role: found.role as Role };

@@ -48,6 +48,9 @@ export const serverConfigSchema = z
     freshness_ttl: duration.default('1h'),
     // How often devices are told to poll.
     poll_interval: duration.default('5m'),
+    // How often each replica's rollout controller advances phases that have
+    // soaked and pauses rollouts past their failure threshold.
+    rollout_interval: duration.default('10s'),
     // An admitted device that has not checked in for this many poll
     // intervals is listed as silent.
     silent_after_polls: z.number().int().min(1).default(3),

@@ -19,6 +19,7 @@ import { dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { type Listener, listen } from './listener.js';
 import { createLocalPayloadStore } from './payloads/local.js';
+import { type ControlLoop, startControlLoop } from './rollouts/control-loop.js';
 import { createDeviceService } from './services/device-service.js';
 import { createFleetService } from './services/fleet-service.js';
 import { createPublisherService } from './services/publisher-service.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
   readonly adminToken: string | undefined;
   // The stores, for embedding the server and for tests that play a compromised server.
   readonly context: ServerContext;
+  // This replica's rollout controller (tests tick it by hand).
+  readonly rollouts: ControlLoop;
   close(): Promise<void>;
 }
 
@@ -165,13 +168,22 @@ export async function startServer(
     );
   }
 
+  const rollouts = startControlLoop({
+    store,
+    now,
+    log,
+    intervalMs: config.rollout_interval,
+  });
+
   return {
     address,
     port,
     adminToken,
     context: ctx,
+    rollouts,
     async close() {
       introspection.setServing(false);
+      await rollouts.stop();
       const closing = listening.close(2500);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

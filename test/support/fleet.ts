@@ -43,6 +43,8 @@ export interface Fleet {
   sign(image: Uint8Array, spec: Partial<ManifestSpec>, keys?: readonly KeyPair[]): Signed;
   // upload stores a payload on the server (the server checks its digest).
   upload(payload: Uint8Array): Promise<void>;
+  // release uploads and publishes a release without rolling it out; returns its id.
+  release(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
   // publish uploads, publishes and rolls a release out to the class; returns the release id.
   publish(image: Uint8Array, spec: Partial<ManifestSpec>): Promise<string>;
   // newDevice authenticates a new device (admitted on first contact) and
@@ -72,6 +74,8 @@ export async function startFleet(
     tls?: { cert: string; key: string };
     // Server settings beyond the fleet's own (limits, say).
     config?: Partial<z.input<typeof serverConfigSchema>>;
+    // The server's clock.
+    now?: () => Date;
   } = {},
 ): Promise<Fleet> {
   const config = defaultServerConfig({
@@ -85,7 +89,10 @@ export async function startFleet(
     admission: 'accept',
     ...options.config,
   });
-  const server = await startServer(config, { log: pino({ level: 'silent' }) });
+  const server = await startServer(config, {
+    log: pino({ level: 'silent' }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
   const token = server.adminToken;
   if (token === undefined) throw new Error('no admin token on first start');
   const channel =
@@ -130,6 +137,13 @@ export async function startFleet(
     await publisher.uploadPayload(chunks());
   };
 
+  const release: Fleet['release'] = async (image, spec) => {
+    await upload(image);
+    const published = await publisher.publishRelease({ manifest: sign(image, spec) });
+    if (published.release === undefined) throw new Error('no release');
+    return published.release.id;
+  };
+
   return {
     server,
     address: server.address,
@@ -140,12 +154,11 @@ export async function startFleet(
     fleet,
     sign,
     upload,
+    release,
     async publish(image, spec) {
-      await upload(image);
-      const { release } = await publisher.publishRelease({ manifest: sign(image, spec) });
-      if (release === undefined) throw new Error('no release');
-      await fleet.createRollout({ releaseId: release.id, classId: '' });
-      return release.id;
+      const releaseId = await release(image, spec);
+      await fleet.createRollout({ releaseId, classId: '' });
+      return releaseId;
     },
     async newDevice() {
       const key = generateKeyPair();

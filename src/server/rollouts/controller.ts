@@ -50,6 +50,18 @@ export function decide(rollout: RolloutPosition, finished: FinishedCounts, now: 
   return { kind: 'hold' };
 }
 
+// positionOf reads where a stored rollout is.
+export function positionOf(rollout: {
+  readonly id: string;
+  readonly classId: string;
+  readonly state: RolloutPosition['state'];
+  readonly plan: RolloutPlan;
+  readonly currentPhase: number;
+  readonly phaseStartedAt: string;
+}): RolloutPosition {
+  return { ...rollout, phaseStartedAt: new Date(rollout.phaseStartedAt) };
+}
+
 // reaches tells whether an active rollout offers its release to a device now:
 // the device is selected and in an open phase.
 export function reaches(rollout: RolloutPosition, device: SelectableDevice): boolean {

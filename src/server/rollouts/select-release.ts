@@ -5,6 +5,8 @@ export interface ReleaseCandidate {
   readonly releaseId: string;
   readonly sequence: number;
   readonly expiresAt: Date;
+  // When the rollout was created: the newest matching rollout wins.
+  readonly createdAt: Date;
 }
 
 export interface DeviceView {
@@ -14,8 +16,11 @@ export interface DeviceView {
   readonly attempted: ReadonlySet<string>;
 }
 
-// selectRelease picks the highest-sequence candidate the device has not
-// attempted, that is above what it runs and has not expired.
+// selectRelease picks, among the rollouts that reach the device (the caller
+// passes only those), the newest one whose release the device may take: above
+// what it has committed, not attempted before, not expired. When several
+// rollouts target a device the newest wins, so an operator's latest decision
+// counts; one whose release the device cannot take gives way to the next.
 export function selectRelease(
   device: DeviceView,
   candidates: readonly ReleaseCandidate[],
@@ -26,7 +31,16 @@ export function selectRelease(
     if (candidate.sequence <= device.committedSequence) continue;
     if (device.attempted.has(candidate.releaseId)) continue;
     if (candidate.expiresAt.getTime() <= now.getTime()) continue;
-    if (best === undefined || candidate.sequence > best.sequence) best = candidate;
+    if (best === undefined || newer(candidate, best)) best = candidate;
   }
   return best;
+}
+
+// newer orders rollouts by creation time; at the same instant the higher
+// sequence, then the rollout id, so every replica picks the same one.
+function newer(a: ReleaseCandidate, b: ReleaseCandidate): boolean {
+  const byTime = a.createdAt.getTime() - b.createdAt.getTime();
+  if (byTime !== 0) return byTime > 0;
+  if (a.sequence !== b.sequence) return a.sequence > b.sequence;
+  return a.rolloutId > b.rolloutId;
 }

@@ -13,6 +13,7 @@ import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '.
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
+import { positionOf, reaches } from '../rollouts/controller.js';
 import { selectRelease } from '../rollouts/select-release.js';
 import type { StoredDevice } from '../store/devices.js';
 
@@ -117,7 +118,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
       }
       const status = request.status;
       const committedSequence = Number(status?.committedSequence ?? 0n);
-      await store.devices.recordCheckIn(
+      const stored = await store.devices.recordCheckIn(
         device.deviceId,
         {
           bootedSlot: slotFromWire(status?.bootedSlot ?? 0),
@@ -129,7 +130,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
         },
         ctx.now(),
       );
-      const offer = await offerFor(ctx, device, committedSequence);
+      const offer = await offerFor(ctx, stored, committedSequence);
       const roots = await store.trustRoots.after(status?.trustRootVersion ?? 0);
       const now = ctx.now();
       return {
@@ -250,25 +251,29 @@ export function createDeviceService(ctx: ServerContext): Impl {
 }
 
 // offerFor returns the deployment the device should work on, creating one
-// when a rollout has something new for it.
+// when a rollout that reaches it (selected, in an open phase) has something
+// new for it; the newest such rollout wins.
 async function offerFor(
   ctx: ServerContext,
-  device: DevicePrincipal,
+  device: StoredDevice,
   committedSequence: number,
 ): Promise<Offer | undefined> {
   const { store } = ctx;
-  let deployment = (await store.deployments.openForDevice(device.deviceId))[0];
+  let deployment = (await store.deployments.openForDevice(device.id))[0];
   if (deployment === undefined) {
-    const rollouts = await store.rollouts.activeForClass(device.classId);
-    const history =
-      (await store.deployments.listForDevices([device.deviceId])).get(device.deviceId) ?? [];
+    const reaching = (await store.rollouts.activeForClass(device.classId)).filter((r) =>
+      reaches(positionOf(r), device),
+    );
+    if (reaching.length === 0) return undefined;
+    const history = (await store.deployments.listForDevices([device.id])).get(device.id) ?? [];
     const choice = selectRelease(
       { committedSequence, attempted: new Set(history.map((d) => d.releaseId)) },
-      rollouts.map((r) => ({
+      reaching.map((r) => ({
         rolloutId: r.id,
         releaseId: r.releaseId,
         sequence: r.sequence,
         expiresAt: new Date(r.expiresAt),
+        createdAt: new Date(r.createdAt),
       })),
       ctx.now(),
     );
@@ -278,7 +283,7 @@ async function offerFor(
     try {
       deployment = await store.deployments.create({
         id: randomUUID(),
-        deviceId: device.deviceId,
+        deviceId: device.id,
         releaseId: choice.releaseId,
         rolloutId: choice.rolloutId,
         bytesTotal: release.size,
@@ -287,7 +292,7 @@ async function offerFor(
     } catch (error) {
       // A concurrent check-in of the same device created it first.
       if (!isPendulumError(error, 'ALREADY_EXISTS')) throw error;
-      deployment = await store.deployments.find(device.deviceId, choice.releaseId);
+      deployment = await store.deployments.find(device.id, choice.releaseId);
     }
     if (deployment === undefined) return undefined;
   }

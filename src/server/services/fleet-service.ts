@@ -13,8 +13,10 @@ import {
   rolloutStateToWire,
   slotToWire,
 } from '../../wire/enums.js';
+import { planFromWire, planToWire } from '../../wire/rollout-plan.js';
 import type { ApiPrincipal } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import type { RolloutState, RolloutSummary } from '../store/index.js';
 
 type Impl = ServiceImpl<(typeof FleetService)['method'], ApiPrincipal>;
 
@@ -62,6 +64,56 @@ export function createFleetService(ctx: ServerContext): Impl {
     return { device: await deviceView(id) };
   };
 
+  // changeRollout moves a rollout to `to` from one of `from`, with its audit
+  // record in the same transaction. Asking again for the state it is in
+  // changes nothing and succeeds; any other state is FAILED_PRECONDITION.
+  const changeRollout = async (
+    id: string,
+    to: RolloutState,
+    from: readonly RolloutState[],
+    who: ApiPrincipal,
+  ) => {
+    const rollout = await store.transaction(async (tx) => {
+      const result = await tx.rollouts.setState(id, to, from, ctx.now());
+      if (result.changed) {
+        await tx.audit.append({
+          actor: `token:${who.name}`,
+          action: `rollout.${verbs[to]}`,
+          subject: id,
+          detail: { from: result.before },
+          now: ctx.now(),
+        });
+        if (to === 'aborted') {
+          const cancelled = await tx.deployments.cancelUnstarted(
+            id,
+            {
+              errorCode: 'ROLLOUT_ABORTED',
+              message: `rollout ${id} was aborted before this device started it`,
+            },
+            ctx.now(),
+          );
+          if (cancelled > 0)
+            await tx.audit.append({
+              actor: `token:${who.name}`,
+              action: 'rollout.cancel_unstarted',
+              subject: id,
+              detail: { deployments: cancelled },
+              now: ctx.now(),
+            });
+        }
+      }
+      return result.rollout;
+    });
+    if (rollout.state !== to) {
+      throw new PendulumError(
+        'FAILED_PRECONDITION',
+        `rollout ${id} is ${rollout.state}; it can be ${verbs[to]}d only when ${from.join(' or ')}`,
+        { context: { rolloutId: id, state: rollout.state } },
+      );
+    }
+    return { rollout: rolloutToWire(rollout) };
+  };
+
   return {
     async createRollout(request, call) {
       const release = await store.releases.get(request.releaseId);
@@ -88,23 +140,56 @@ export function createFleetService(ctx: ServerContext): Impl {
           `release ${release.version} expired at ${release.expiresAt}`,
         );
       }
-      const rollout = await store.rollouts.create({
-        id: randomUUID(),
-        releaseId: release.id,
-        classId,
-        now: ctx.now(),
+      const plan = planFromWire(request);
+      const rollout = await store.transaction(async (tx) => {
+        const created = await tx.rollouts.create({
+          id: randomUUID(),
+          releaseId: release.id,
+          classId,
+          plan,
+          now: ctx.now(),
+        });
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'rollout.create',
+          subject: created.id,
+          detail: { release: release.id, version: release.version, classId, plan },
+          now: ctx.now(),
+        });
+        return created;
       });
-      await store.audit.append({
-        actor: `token:${call.principal.name}`,
-        action: 'rollout.create',
-        subject: rollout.id,
-        detail: { release: release.id, version: release.version, classId },
-        now: ctx.now(),
+      return { rollout: rolloutToWire(rollout) };
+    },
+
+    async pauseRollout(request, call) {
+      return changeRollout(request.rolloutId, 'paused', ['active'], call.principal);
+    },
+
+    async resumeRollout(request, call) {
+      return changeRollout(request.rolloutId, 'active', ['paused'], call.principal);
+    },
+
+    async abortRollout(request, call) {
+      return changeRollout(request.rolloutId, 'aborted', ['active', 'paused'], call.principal);
+    },
+
+    async setDeviceLabels(request, call) {
+      await deviceView(request.deviceId);
+      await store.transaction(async (tx) => {
+        const device = await tx.devices.setLabels(
+          request.deviceId,
+          { tags: request.tags, groups: request.groups },
+          ctx.now(),
+        );
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'device.labels',
+          subject: request.deviceId,
+          detail: { tags: device.tags, groups: device.groups },
+          now: ctx.now(),
+        });
       });
-      const listed = (await store.rollouts.list()).find((r) => r.id === rollout.id);
-      if (listed === undefined)
-        throw new PendulumError('INTERNAL', `rollout ${rollout.id} vanished after creation`);
-      return { rollout: rolloutToWire(listed) };
+      return { device: await deviceView(request.deviceId) };
     },
 
     async listRollouts() {
@@ -200,17 +285,10 @@ function requireClassId(classId: string): string {
   return classId;
 }
 
-type StoredRollout = {
-  id: string;
-  releaseId: string;
-  classId: string;
-  state: string;
-  createdAt: string;
-  version: string;
-  sequence: number;
-};
+// The verb of each target state, for audit actions and messages.
+const verbs: Record<RolloutState, string> = { active: 'resume', paused: 'pause', aborted: 'abort' };
 
-function rolloutToWire(rollout: StoredRollout): MessageInitShape<typeof RolloutSchema> {
+function rolloutToWire(rollout: RolloutSummary): MessageInitShape<typeof RolloutSchema> {
   return {
     id: rollout.id,
     releaseId: rollout.releaseId,
@@ -219,6 +297,10 @@ function rolloutToWire(rollout: StoredRollout): MessageInitShape<typeof RolloutS
     created: timestampFromDate(new Date(rollout.createdAt)),
     version: rollout.version,
     sequence: BigInt(rollout.sequence),
+    ...planToWire(rollout.plan),
+    currentPhase: rollout.currentPhase,
+    phaseStarted: timestampFromDate(new Date(rollout.phaseStartedAt)),
+    pauseReason: rollout.pauseReason,
   };
 }
 
@@ -233,6 +315,8 @@ type StoredDevice = {
   inventory: Record<string, string>;
   lastSeenAt: string | null;
   createdAt: string;
+  tags: readonly string[];
+  groups: readonly string[];
 };
 
 type StoredDeployment = {
@@ -270,6 +354,8 @@ function deviceToWire(
       device.lastSeenAt === null ? undefined : timestampFromDate(new Date(device.lastSeenAt)),
     created: timestampFromDate(new Date(device.createdAt)),
     inventory: device.inventory,
+    tags: [...device.tags],
+    groups: [...device.groups],
     deployments: deployments.map((d) => ({
       id: d.id,
       releaseId: d.releaseId,

@@ -164,7 +164,6 @@ export function createDeploymentRepository(db: Kysely<Database>) {
       }
     },
 
-    // transition records a reported state: the row and its history change together.
     // transition records a device report, unless one with the same or a
     // higher sequence was recorded already (`recorded` tells which).
     async transition(
@@ -252,6 +251,67 @@ export function createDeploymentRepository(db: Kysely<Database>) {
           byDevice.get(row.device_id)?.push({ ...toDeployment(row), version: row.version });
       }
       return byDevice;
+    },
+
+    // countByState counts a rollout's deployments in each state.
+    async countByState(rolloutId: string): Promise<Map<string, number>> {
+      const rows = await db
+        .selectFrom('deployments')
+        .select(['state', (eb) => eb.fn.countAll<number | string | bigint>().as('count')])
+        .where('rollout_id', '=', rolloutId)
+        .groupBy('state')
+        .execute();
+      return new Map(rows.map((row) => [row.state, num(row.count)]));
+    },
+
+    // cancelUnstarted closes the deployments of a rollout that no device has
+    // started yet (still "offered") as failed with `errorCode`, and returns
+    // how many. A device that starts one later reports a newer sequence and
+    // reopens it, which is the truth about that device.
+    async cancelUnstarted(
+      rolloutId: string,
+      cancel: { errorCode: string; message: string },
+      now: Date,
+    ): Promise<number> {
+      const at = iso(now);
+      return inTransaction(db, async (trx) => {
+        const ids = (
+          await trx
+            .selectFrom('deployments')
+            .select('id')
+            .where('rollout_id', '=', rolloutId)
+            .where('state', '=', 'offered')
+            .where('finished_at', 'is', null)
+            .execute()
+        ).map((row) => row.id);
+        for (let start = 0; start < ids.length; start += idsPerQuery) {
+          const batch = ids.slice(start, start + idsPerQuery);
+          await trx
+            .updateTable('deployments')
+            .set({
+              state: 'failed',
+              error_code: cancel.errorCode,
+              message: cancel.message,
+              updated_at: at,
+              finished_at: at,
+            })
+            .where('id', 'in', batch)
+            .execute();
+          await trx
+            .insertInto('deployment_events')
+            .values(
+              batch.map((id) => ({
+                deployment_id: id,
+                state: 'failed',
+                error_code: cancel.errorCode,
+                message: cancel.message,
+                at,
+              })),
+            )
+            .execute();
+        }
+        return ids.length;
+      });
     },
 
     // openForDevice lists the device's deployments not in a final state, newest first.

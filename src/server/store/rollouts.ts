@@ -17,7 +17,7 @@ export interface StoredRollout {
   readonly plan: RolloutPlan;
   // 0-based index into plan.phases, and when that phase started.
   readonly currentPhase: number;
-  readonly phaseStartedAt: string | null;
+  readonly phaseStartedAt: string;
   // Why the rollout paused by itself; '' when it did not.
   readonly pauseReason: string;
 }
@@ -165,19 +165,29 @@ export function createRolloutRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) === 1;
     },
 
-    // setState pauses, resumes or aborts a rollout.
-    async setState(id: string, state: RolloutState, now: Date): Promise<RolloutSummary> {
+    // setState pauses, resumes or aborts a rollout, only from one of the
+    // states in `from` (checked in the database, so a pause and an abort at
+    // once end in one of them, not a mix); `changed` is false when it was in
+    // none of them. Resuming clears the reason it paused itself for.
+    async setState(
+      id: string,
+      to: RolloutState,
+      from: readonly RolloutState[],
+      now: Date,
+    ): Promise<{ rollout: RolloutSummary; changed: boolean; before: RolloutState | undefined }> {
+      const before = (await get(id))?.state;
       const result = await db
         .updateTable('rollouts')
-        .set({ state, updated_at: iso(now), ...(state === 'active' ? { pause_reason: '' } : {}) })
+        .set({ state: to, updated_at: iso(now), ...(to === 'active' ? { pause_reason: '' } : {}) })
         .where('id', '=', id)
+        .where('state', 'in', from)
         .executeTakeFirst();
-      const updated = Number(result.numUpdatedRows) === 0 ? undefined : await get(id);
-      if (updated === undefined)
+      const rollout = await get(id);
+      if (rollout === undefined)
         throw new PendulumError('NOT_FOUND', `rollout ${id} not found`, {
           context: { rolloutId: id },
         });
-      return updated;
+      return { rollout, changed: Number(result.numUpdatedRows) === 1, before };
     },
   });
 }

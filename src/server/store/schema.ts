@@ -80,7 +80,7 @@ export interface RolloutsTable {
   // JSON of RolloutPlan ('{}': a rollout made before plans, one phase of 100 %).
   plan: Generated<string>;
   current_phase: Generated<number>;
-  phase_started_at: string | null;
+  phase_started_at: string;
   // Why the rollout paused by itself ('' when it did not).
   pause_reason: Generated<string>;
 }

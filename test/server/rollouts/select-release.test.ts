@@ -15,6 +15,7 @@ function candidate(sequence: number, overrides: Partial<ReleaseCandidate> = {}):
     releaseId: `release-${sequence}`,
     sequence,
     expiresAt: later,
+    createdAt: now,
     ...overrides,
   };
 }
@@ -24,9 +25,17 @@ function device(committedSequence: number, attempted: string[] = []): DeviceView
 }
 
 describe('selectRelease', () => {
-  it('offers the highest sequence, whatever order the rollouts come in', () => {
+  it('offers the highest sequence among rollouts created at once, whatever order they come in', () => {
     const choice = selectRelease(device(1), [candidate(3), candidate(5), candidate(4)], now);
     expect(choice?.releaseId).toBe('release-5');
+  });
+
+  it('lets the newest matching rollout win over an older one with a higher sequence', () => {
+    const older = candidate(5, { createdAt: new Date(now.getTime() - 60_000) });
+    const newest = candidate(4, { createdAt: new Date(now.getTime() - 1_000) });
+    expect(selectRelease(device(1), [older, newest], now)?.releaseId).toBe('release-4');
+    // Once the device committed the newest's release, the older one is next.
+    expect(selectRelease(device(4), [older, newest], now)?.releaseId).toBe('release-5');
   });
 
   it('never offers a release at or below the committed sequence (no downgrade)', () => {

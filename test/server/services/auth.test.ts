@@ -9,6 +9,7 @@ import { FleetService } from '../../../src/gen/pendulum/v1/fleet_pb.js';
 import { PublisherService } from '../../../src/gen/pendulum/v1/publisher_pb.js';
 import { bearer } from '../../../src/rpc/auth.js';
 import { createClient } from '../../../src/rpc/client.js';
+import { requiredRole } from '../../../src/server/auth.js';
 import { defaultServerConfig } from '../../../src/server/config.js';
 import { startServer } from '../../../src/server/main.js';
 import {
@@ -168,6 +169,31 @@ describe('publisher and fleet calls', () => {
     ).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
     const asPublisher = createClient(PublisherService, channel, () => bearer(publisherToken));
     await expect(asPublisher.putTrustRoot({})).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+  });
+
+  it('names a role for every publisher and fleet method, so none is open to all or to no one by accident', () => {
+    const methods = [PublisherService, FleetService].flatMap((service) =>
+      service.methods.map((m) => `${service.typeName}.${m.name}`),
+    );
+    expect(methods.filter((name) => requiredRole[name] === undefined)).toEqual([]);
+    expect(Object.keys(requiredRole).filter((name) => !methods.includes(name))).toEqual([]);
+  });
+
+  it('lets a publisher steer rollouts but only an admin label devices', async () => {
+    const { store } = fleet.server.context;
+    const token = (
+      await store.tokens.createApiToken({ name: 'release-ci', role: 'publisher', now: new Date() })
+    ).token;
+    const asPublisher = createClient(FleetService, channel, () => bearer(token));
+    await expect(asPublisher.pauseRollout({ rolloutId: 'nope' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(
+      asPublisher.setDeviceLabels({ deviceId: 'nope', tags: [], groups: [] }),
+    ).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: expect.stringContaining('admin'),
+    });
   });
 });
 

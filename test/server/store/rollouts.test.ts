@@ -55,18 +55,32 @@ describe('rollouts', () => {
     expect(active[0]?.signed).toEqual(new Uint8Array([2, 1, 2, 3]));
     expect(active[0]?.expiresAt).toBe(at(86_400).toISOString());
 
-    const paused = await store.rollouts.setState('r2', 'paused', at(40));
-    expect(paused).toMatchObject({
+    const paused = await store.rollouts.setState('r2', 'paused', ['active'], at(40));
+    expect(paused.changed).toBe(true);
+    expect(paused.rollout).toMatchObject({
       state: 'paused',
       updatedAt: at(40).toISOString(),
       createdAt: at(20).toISOString(),
     });
-    await store.rollouts.setState('r1', 'aborted', at(41));
+    await store.rollouts.setState('r1', 'aborted', ['active', 'paused'], at(41));
     expect(await store.rollouts.activeForClass('gateway')).toEqual([]);
   });
 
+  it('changes state only from the states it is told, so an aborted rollout never comes back', async () => {
+    await store.rollouts.create({ id: 'r3', releaseId: hex64(2), classId: 'gateway', now: at(50) });
+    expect(
+      (await store.rollouts.setState('r3', 'aborted', ['active', 'paused'], at(51))).changed,
+    ).toBe(true);
+    const resumed = await store.rollouts.setState('r3', 'active', ['paused'], at(52));
+    expect(resumed.changed).toBe(false);
+    expect(resumed.rollout.state).toBe('aborted');
+    expect(resumed.rollout.updatedAt).toBe(at(51).toISOString());
+  });
+
   it('changing an unknown rollout is NOT_FOUND', async () => {
-    const error = await store.rollouts.setState('nope', 'paused', at(0)).catch((e: unknown) => e);
+    const error = await store.rollouts
+      .setState('nope', 'paused', ['active'], at(0))
+      .catch((e: unknown) => e);
     expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
     expect(await store.rollouts.get('nope')).toBeUndefined();
   });
@@ -153,7 +167,7 @@ describe('rollout plans', () => {
     expect(await store.rollouts.pauseBySelf('p5', 'again', at(12))).toBe(false);
     expect(await store.rollouts.advancePhase('p5', 0, at(13))).toBe(false);
     expect((await store.rollouts.get('p5'))?.pauseReason).toBe('3 of 20 failed (15 %, above 5 %)');
-    const resumed = await store.rollouts.setState('p5', 'active', at(14));
+    const { rollout: resumed } = await store.rollouts.setState('p5', 'active', ['paused'], at(14));
     expect(resumed.pauseReason).toBe('');
     expect(resumed.currentPhase).toBe(0);
   });

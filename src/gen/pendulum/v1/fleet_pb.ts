@@ -14,7 +14,149 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/fleet.proto.
  */
 export const file_pendulum_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEitQEKB1JvbGxvdXQSCgoCaWQYASABKAkSEgoKcmVsZWFzZV9pZBgCIAEoCRIQCghjbGFzc19pZBgDIAEoCRIoCgVzdGF0ZRgEIAEoDjIZLnBlbmR1bHVtLnYxLlJvbGxvdXRTdGF0ZRIrCgdjcmVhdGVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAYgASgJEhAKCHNlcXVlbmNlGAcgASgEIjwKFENyZWF0ZVJvbGxvdXRSZXF1ZXN0EhIKCnJlbGVhc2VfaWQYASABKAkSEAoIY2xhc3NfaWQYAiABKAkiPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLOAwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBIOCgZzaWxlbnQYDCABKAgaMAoOSW52ZW50b3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChJMaXN0RGV2aWNlc1JlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSEwoLc2lsZW50X29ubHkYAiABKAgiOwoTTGlzdERldmljZXNSZXNwb25zZRIkCgdkZXZpY2VzGAEgAygLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE0FjY2VwdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFEFjY2VwdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNSZWplY3REZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRSZWplY3REZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiQQoZUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBISCgpwdWJsaWNfa2V5GAEgASgMEhAKCGNsYXNzX2lkGAIgASgJIkEKGlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIuChlEZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJBChpEZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiZQobQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR1c2VzGAMgASgNImYKHENyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSCgoCaWQYAiABKAkSKwoHZXhwaXJlcxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqfAoMUm9sbG91dFN0YXRlEh0KGVJPTExPVVRfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRST0xMT1VUX1NUQVRFX0FDVElWRRABEhgKFFJPTExPVVRfU1RBVEVfUEFVU0VEEAISGQoVUk9MTE9VVF9TVEFURV9BQk9SVEVEEAMqtAEKD0RldmljZUFkbWlzc2lvbhIgChxERVZJQ0VfQURNSVNTSU9OX1VOU1BFQ0lGSUVEEAASHAoYREVWSUNFX0FETUlTU0lPTl9QRU5ESU5HEAESHQoZREVWSUNFX0FETUlTU0lPTl9BQ0NFUFRFRBACEh0KGURFVklDRV9BRE1JU1NJT05fUkVKRUNURUQQAxIjCh9ERVZJQ0VfQURNSVNTSU9OX0RFQ09NTUlTU0lPTkVEEAQy8gUKDEZsZWV0U2VydmljZRJWCg1DcmVhdGVSb2xsb3V0EiEucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5DcmVhdGVSb2xsb3V0UmVzcG9uc2USUwoMTGlzdFJvbGxvdXRzEiAucGVuZHVsdW0udjEuTGlzdFJvbGxvdXRzUmVxdWVzdBohLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1Jlc3BvbnNlElAKC0xpc3REZXZpY2VzEh8ucGVuZHVsdW0udjEuTGlzdERldmljZXNSZXF1ZXN0GiAucGVuZHVsdW0udjEuTGlzdERldmljZXNSZXNwb25zZRJTCgxBY2NlcHREZXZpY2USIC5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVzcG9uc2USUwoMUmVqZWN0RGV2aWNlEiAucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlc3BvbnNlEmUKElByZWF1dGhvcml6ZURldmljZRImLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5QcmVhdXRob3JpemVEZXZpY2VSZXNwb25zZRJlChJEZWNvbW1pc3Npb25EZXZpY2USJi5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0GicucGVuZHVsdW0udjEuRGVjb21taXNzaW9uRGV2aWNlUmVzcG9uc2USawoUQ3JlYXRlRW5yb2xtZW50VG9rZW4SKC5wZW5kdWx1bS52MS5DcmVhdGVFbnJvbG1lbnRUb2tlblJlcXVlc3QaKS5wZW5kdWx1bS52MS5DcmVhdGVFbnJvbG1lbnRUb2tlblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
+  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJgChFNYWludGVuYW5jZVdpbmRvdxIMCgRjcm9uGAEgASgJEisKCGR1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHRpbWV6b25lGAMgASgJIkMKD1JvbGxvdXRTZWxlY3RvchIMCgR0YWdzGAEgAygJEg4KBmdyb3VwcxgCIAMoCRISCgpkZXZpY2VfaWRzGAMgAygJItoDCgdSb2xsb3V0EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSEAoIY2xhc3NfaWQYAyABKAkSKAoFc3RhdGUYBCABKA4yGS5wZW5kdWx1bS52MS5Sb2xsb3V0U3RhdGUSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgGIAEoCRIQCghzZXF1ZW5jZRgHIAEoBBIuCghzZWxlY3RvchgIIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYCSADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYCiABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgLIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93EhUKDWN1cnJlbnRfcGhhc2UYDCABKA0SMQoNcGhhc2Vfc3RhcnRlZBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGF1c2VfcmVhc29uGA4gASgJIoECChRDcmVhdGVSb2xsb3V0UmVxdWVzdBISCgpyZWxlYXNlX2lkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi4KCHNlbGVjdG9yGAMgASgLMhwucGVuZHVsdW0udjEuUm9sbG91dFNlbGVjdG9yEikKBnBoYXNlcxgEIAMoCzIZLnBlbmR1bHVtLnYxLlJvbGxvdXRQaGFzZRI4ChFmYWlsdXJlX3RocmVzaG9sZBgFIAEoCzIdLnBlbmR1bHVtLnYxLkZhaWx1cmVUaHJlc2hvbGQSLgoGd2luZG93GAYgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3ciPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IikKE1BhdXNlUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI9ChRQYXVzZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIqChRSZXN1bWVSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj4KFVJlc3VtZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNBYm9ydFJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUQWJvcnRSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiSQoWU2V0RGV2aWNlTGFiZWxzUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkSDAoEdGFncxgCIAMoCRIOCgZncm91cHMYAyADKAkiPgoXU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLsAwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBIOCgZzaWxlbnQYDCABKAgSDAoEdGFncxgNIAMoCRIOCgZncm91cHMYDiADKAkaMAoOSW52ZW50b3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChJMaXN0RGV2aWNlc1JlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSEwoLc2lsZW50X29ubHkYAiABKAgiOwoTTGlzdERldmljZXNSZXNwb25zZRIkCgdkZXZpY2VzGAEgAygLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE0FjY2VwdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFEFjY2VwdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNSZWplY3REZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRSZWplY3REZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiQQoZUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBISCgpwdWJsaWNfa2V5GAEgASgMEhAKCGNsYXNzX2lkGAIgASgJIkEKGlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIuChlEZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJBChpEZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiZQobQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR1c2VzGAMgASgNImYKHENyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSCgoCaWQYAiABKAkSKwoHZXhwaXJlcxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqfAoMUm9sbG91dFN0YXRlEh0KGVJPTExPVVRfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRST0xMT1VUX1NUQVRFX0FDVElWRRABEhgKFFJPTExPVVRfU1RBVEVfUEFVU0VEEAISGQoVUk9MTE9VVF9TVEFURV9BQk9SVEVEEAMqtAEKD0RldmljZUFkbWlzc2lvbhIgChxERVZJQ0VfQURNSVNTSU9OX1VOU1BFQ0lGSUVEEAASHAoYREVWSUNFX0FETUlTU0lPTl9QRU5ESU5HEAESHQoZREVWSUNFX0FETUlTU0lPTl9BQ0NFUFRFRBACEh0KGURFVklDRV9BRE1JU1NJT05fUkVKRUNURUQQAxIjCh9ERVZJQ0VfQURNSVNTSU9OX0RFQ09NTUlTU0lPTkVEEAQy0ggKDEZsZWV0U2VydmljZRJWCg1DcmVhdGVSb2xsb3V0EiEucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5DcmVhdGVSb2xsb3V0UmVzcG9uc2USUwoMTGlzdFJvbGxvdXRzEiAucGVuZHVsdW0udjEuTGlzdFJvbGxvdXRzUmVxdWVzdBohLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1Jlc3BvbnNlElMKDFBhdXNlUm9sbG91dBIgLnBlbmR1bHVtLnYxLlBhdXNlUm9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXNwb25zZRJWCg1SZXN1bWVSb2xsb3V0EiEucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5SZXN1bWVSb2xsb3V0UmVzcG9uc2USUwoMQWJvcnRSb2xsb3V0EiAucGVuZHVsdW0udjEuQWJvcnRSb2xsb3V0UmVxdWVzdBohLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlc3BvbnNlElwKD1NldERldmljZUxhYmVscxIjLnBlbmR1bHVtLnYxLlNldERldmljZUxhYmVsc1JlcXVlc3QaJC5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVzcG9uc2USUwoMQWNjZXB0RGV2aWNlEiAucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlc3BvbnNlElMKDFJlamVjdERldmljZRIgLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXNwb25zZRJlChJQcmVhdXRob3JpemVEZXZpY2USJi5wZW5kdWx1bS52MS5QcmVhdXRob3JpemVEZXZpY2VSZXF1ZXN0GicucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVzcG9uc2USZQoSRGVjb21taXNzaW9uRGV2aWNlEiYucGVuZHVsdW0udjEuRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlc3BvbnNlEmsKFENyZWF0ZUVucm9sbWVudFRva2VuEigucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0GikucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
+
+/**
+ * RolloutPhase is one step of a rollout.
+ *
+ * @generated from message pendulum.v1.RolloutPhase
+ */
+export type RolloutPhase = Message<"pendulum.v1.RolloutPhase"> & {
+  /**
+   * Share of the selected devices the rollout reaches once this phase starts,
+   * above 0 and at most 100. Cumulative: each phase includes the ones before.
+   *
+   * @generated from field: double percent = 1;
+   */
+  percent: number;
+
+  /**
+   * The least time this phase runs before the next one may start.
+   *
+   * @generated from field: google.protobuf.Duration min_soak = 2;
+   */
+  minSoak?: Duration | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.RolloutPhase.
+ * Use `create(RolloutPhaseSchema)` to create a new message.
+ */
+export const RolloutPhaseSchema: GenMessage<RolloutPhase> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 0);
+
+/**
+ * FailureThreshold pauses a rollout by itself when too many of its finished
+ * deployments failed or rolled back.
+ *
+ * @generated from message pendulum.v1.FailureThreshold
+ */
+export type FailureThreshold = Message<"pendulum.v1.FailureThreshold"> & {
+  /**
+   * @generated from oneof pendulum.v1.FailureThreshold.limit
+   */
+  limit: {
+    /**
+     * Pause once this many failed or rolled back (at least 1).
+     *
+     * @generated from field: uint32 max_failures = 1;
+     */
+    value: number;
+    case: "maxFailures";
+  } | {
+    /**
+     * Pause once the failed share of finished deployments is above this
+     * ratio (0 to 1) ...
+     *
+     * @generated from field: double max_failure_ratio = 2;
+     */
+    value: number;
+    case: "maxFailureRatio";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * ... counted only once at least this many finished (1 when 0).
+   *
+   * @generated from field: uint32 min_finished = 3;
+   */
+  minFinished: number;
+};
+
+/**
+ * Describes the message pendulum.v1.FailureThreshold.
+ * Use `create(FailureThresholdSchema)` to create a new message.
+ */
+export const FailureThresholdSchema: GenMessage<FailureThreshold> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 1);
+
+/**
+ * MaintenanceWindow is when devices may activate (reboot into) the release.
+ * Outside it they download and install to the inactive slot, then wait.
+ *
+ * @generated from message pendulum.v1.MaintenanceWindow
+ */
+export type MaintenanceWindow = Message<"pendulum.v1.MaintenanceWindow"> & {
+  /**
+   * Five-field cron (minute hour day-of-month month day-of-week): when the
+   * window opens, in `timezone`.
+   *
+   * @generated from field: string cron = 1;
+   */
+  cron: string;
+
+  /**
+   * How long it stays open (at most 7 days).
+   *
+   * @generated from field: google.protobuf.Duration duration = 2;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * IANA time zone, e.g. "Europe/Berlin".
+   *
+   * @generated from field: string timezone = 3;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message pendulum.v1.MaintenanceWindow.
+ * Use `create(MaintenanceWindowSchema)` to create a new message.
+ */
+export const MaintenanceWindowSchema: GenMessage<MaintenanceWindow> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 2);
+
+/**
+ * RolloutSelector picks devices within the release's class: those named in
+ * `device_ids`, and those that carry every tag in `tags` and belong to at
+ * least one of `groups` (an empty list asks nothing). With only ids given,
+ * the ids alone are the selection.
+ *
+ * @generated from message pendulum.v1.RolloutSelector
+ */
+export type RolloutSelector = Message<"pendulum.v1.RolloutSelector"> & {
+  /**
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: repeated string groups = 2;
+   */
+  groups: string[];
+
+  /**
+   * @generated from field: repeated string device_ids = 3;
+   */
+  deviceIds: string[];
+};
+
+/**
+ * Describes the message pendulum.v1.RolloutSelector.
+ * Use `create(RolloutSelectorSchema)` to create a new message.
+ */
+export const RolloutSelectorSchema: GenMessage<RolloutSelector> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 3);
 
 /**
  * Rollout offers one release to a selected part of the fleet.
@@ -56,6 +198,49 @@ export type Rollout = Message<"pendulum.v1.Rollout"> & {
    * @generated from field: uint64 sequence = 7;
    */
   sequence: bigint;
+
+  /**
+   * @generated from field: pendulum.v1.RolloutSelector selector = 8;
+   */
+  selector?: RolloutSelector | undefined;
+
+  /**
+   * @generated from field: repeated pendulum.v1.RolloutPhase phases = 9;
+   */
+  phases: RolloutPhase[];
+
+  /**
+   * Unset when the rollout never pauses by itself.
+   *
+   * @generated from field: pendulum.v1.FailureThreshold failure_threshold = 10;
+   */
+  failureThreshold?: FailureThreshold | undefined;
+
+  /**
+   * Unset when devices may activate at any time.
+   *
+   * @generated from field: pendulum.v1.MaintenanceWindow window = 11;
+   */
+  window?: MaintenanceWindow | undefined;
+
+  /**
+   * 0-based index into `phases` of the phase running now, and when it started.
+   *
+   * @generated from field: uint32 current_phase = 12;
+   */
+  currentPhase: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp phase_started = 13;
+   */
+  phaseStarted?: Timestamp | undefined;
+
+  /**
+   * Why the rollout paused by itself; empty when it did not.
+   *
+   * @generated from field: string pause_reason = 14;
+   */
+  pauseReason: string;
 };
 
 /**
@@ -63,10 +248,10 @@ export type Rollout = Message<"pendulum.v1.Rollout"> & {
  * Use `create(RolloutSchema)` to create a new message.
  */
 export const RolloutSchema: GenMessage<Rollout> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 0);
+  messageDesc(file_pendulum_v1_fleet, 4);
 
 /**
- * CreateRolloutRequest names the release and the devices.
+ * CreateRolloutRequest names the release, the devices and the plan.
  *
  * @generated from message pendulum.v1.CreateRolloutRequest
  */
@@ -82,6 +267,30 @@ export type CreateRolloutRequest = Message<"pendulum.v1.CreateRolloutRequest"> &
    * @generated from field: string class_id = 2;
    */
   classId: string;
+
+  /**
+   * Unset: every device of the class.
+   *
+   * @generated from field: pendulum.v1.RolloutSelector selector = 3;
+   */
+  selector?: RolloutSelector | undefined;
+
+  /**
+   * Empty: one phase reaching every selected device at once.
+   *
+   * @generated from field: repeated pendulum.v1.RolloutPhase phases = 4;
+   */
+  phases: RolloutPhase[];
+
+  /**
+   * @generated from field: pendulum.v1.FailureThreshold failure_threshold = 5;
+   */
+  failureThreshold?: FailureThreshold | undefined;
+
+  /**
+   * @generated from field: pendulum.v1.MaintenanceWindow window = 6;
+   */
+  window?: MaintenanceWindow | undefined;
 };
 
 /**
@@ -89,7 +298,7 @@ export type CreateRolloutRequest = Message<"pendulum.v1.CreateRolloutRequest"> &
  * Use `create(CreateRolloutRequestSchema)` to create a new message.
  */
 export const CreateRolloutRequestSchema: GenMessage<CreateRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 1);
+  messageDesc(file_pendulum_v1_fleet, 5);
 
 /**
  * CreateRolloutResponse returns the new rollout.
@@ -108,7 +317,7 @@ export type CreateRolloutResponse = Message<"pendulum.v1.CreateRolloutResponse">
  * Use `create(CreateRolloutResponseSchema)` to create a new message.
  */
 export const CreateRolloutResponseSchema: GenMessage<CreateRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 2);
+  messageDesc(file_pendulum_v1_fleet, 6);
 
 /**
  * ListRolloutsRequest is empty.
@@ -123,7 +332,7 @@ export type ListRolloutsRequest = Message<"pendulum.v1.ListRolloutsRequest"> & {
  * Use `create(ListRolloutsRequestSchema)` to create a new message.
  */
 export const ListRolloutsRequestSchema: GenMessage<ListRolloutsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 3);
+  messageDesc(file_pendulum_v1_fleet, 7);
 
 /**
  * ListRolloutsResponse lists rollouts, newest first.
@@ -142,7 +351,170 @@ export type ListRolloutsResponse = Message<"pendulum.v1.ListRolloutsResponse"> &
  * Use `create(ListRolloutsResponseSchema)` to create a new message.
  */
 export const ListRolloutsResponseSchema: GenMessage<ListRolloutsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 4);
+  messageDesc(file_pendulum_v1_fleet, 8);
+
+/**
+ * PauseRolloutRequest names the rollout.
+ *
+ * @generated from message pendulum.v1.PauseRolloutRequest
+ */
+export type PauseRolloutRequest = Message<"pendulum.v1.PauseRolloutRequest"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.PauseRolloutRequest.
+ * Use `create(PauseRolloutRequestSchema)` to create a new message.
+ */
+export const PauseRolloutRequestSchema: GenMessage<PauseRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 9);
+
+/**
+ * PauseRolloutResponse returns the rollout.
+ *
+ * @generated from message pendulum.v1.PauseRolloutResponse
+ */
+export type PauseRolloutResponse = Message<"pendulum.v1.PauseRolloutResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.PauseRolloutResponse.
+ * Use `create(PauseRolloutResponseSchema)` to create a new message.
+ */
+export const PauseRolloutResponseSchema: GenMessage<PauseRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 10);
+
+/**
+ * ResumeRolloutRequest names the rollout.
+ *
+ * @generated from message pendulum.v1.ResumeRolloutRequest
+ */
+export type ResumeRolloutRequest = Message<"pendulum.v1.ResumeRolloutRequest"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.ResumeRolloutRequest.
+ * Use `create(ResumeRolloutRequestSchema)` to create a new message.
+ */
+export const ResumeRolloutRequestSchema: GenMessage<ResumeRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 11);
+
+/**
+ * ResumeRolloutResponse returns the rollout.
+ *
+ * @generated from message pendulum.v1.ResumeRolloutResponse
+ */
+export type ResumeRolloutResponse = Message<"pendulum.v1.ResumeRolloutResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.ResumeRolloutResponse.
+ * Use `create(ResumeRolloutResponseSchema)` to create a new message.
+ */
+export const ResumeRolloutResponseSchema: GenMessage<ResumeRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 12);
+
+/**
+ * AbortRolloutRequest names the rollout.
+ *
+ * @generated from message pendulum.v1.AbortRolloutRequest
+ */
+export type AbortRolloutRequest = Message<"pendulum.v1.AbortRolloutRequest"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.AbortRolloutRequest.
+ * Use `create(AbortRolloutRequestSchema)` to create a new message.
+ */
+export const AbortRolloutRequestSchema: GenMessage<AbortRolloutRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 13);
+
+/**
+ * AbortRolloutResponse returns the rollout.
+ *
+ * @generated from message pendulum.v1.AbortRolloutResponse
+ */
+export type AbortRolloutResponse = Message<"pendulum.v1.AbortRolloutResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.AbortRolloutResponse.
+ * Use `create(AbortRolloutResponseSchema)` to create a new message.
+ */
+export const AbortRolloutResponseSchema: GenMessage<AbortRolloutResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 14);
+
+/**
+ * SetDeviceLabelsRequest replaces a device's labels. A label is 1 to 64 of
+ * A-Z a-z 0-9 . _ : - ; at most 64 of each kind.
+ *
+ * @generated from message pendulum.v1.SetDeviceLabelsRequest
+ */
+export type SetDeviceLabelsRequest = Message<"pendulum.v1.SetDeviceLabelsRequest"> & {
+  /**
+   * @generated from field: string device_id = 1;
+   */
+  deviceId: string;
+
+  /**
+   * @generated from field: repeated string tags = 2;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: repeated string groups = 3;
+   */
+  groups: string[];
+};
+
+/**
+ * Describes the message pendulum.v1.SetDeviceLabelsRequest.
+ * Use `create(SetDeviceLabelsRequestSchema)` to create a new message.
+ */
+export const SetDeviceLabelsRequestSchema: GenMessage<SetDeviceLabelsRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 15);
+
+/**
+ * SetDeviceLabelsResponse returns the device.
+ *
+ * @generated from message pendulum.v1.SetDeviceLabelsResponse
+ */
+export type SetDeviceLabelsResponse = Message<"pendulum.v1.SetDeviceLabelsResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Device device = 1;
+   */
+  device?: Device | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.SetDeviceLabelsResponse.
+ * Use `create(SetDeviceLabelsResponseSchema)` to create a new message.
+ */
+export const SetDeviceLabelsResponseSchema: GenMessage<SetDeviceLabelsResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 16);
 
 /**
  * Deployment is one device's attempt to install one release.
@@ -206,7 +578,7 @@ export type Deployment = Message<"pendulum.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 5);
+  messageDesc(file_pendulum_v1_fleet, 17);
 
 /**
  * Device is what the server knows about one device.
@@ -279,6 +651,18 @@ export type Device = Message<"pendulum.v1.Device"> & {
    * @generated from field: bool silent = 12;
    */
   silent: boolean;
+
+  /**
+   * Labels rollout selectors match.
+   *
+   * @generated from field: repeated string tags = 13;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: repeated string groups = 14;
+   */
+  groups: string[];
 };
 
 /**
@@ -286,7 +670,7 @@ export type Device = Message<"pendulum.v1.Device"> & {
  * Use `create(DeviceSchema)` to create a new message.
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 6);
+  messageDesc(file_pendulum_v1_fleet, 18);
 
 /**
  * ListDevicesRequest filters devices.
@@ -314,7 +698,7 @@ export type ListDevicesRequest = Message<"pendulum.v1.ListDevicesRequest"> & {
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 7);
+  messageDesc(file_pendulum_v1_fleet, 19);
 
 /**
  * ListDevicesResponse lists devices.
@@ -333,7 +717,7 @@ export type ListDevicesResponse = Message<"pendulum.v1.ListDevicesResponse"> & {
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 8);
+  messageDesc(file_pendulum_v1_fleet, 20);
 
 /**
  * AcceptDeviceRequest names the device.
@@ -352,7 +736,7 @@ export type AcceptDeviceRequest = Message<"pendulum.v1.AcceptDeviceRequest"> & {
  * Use `create(AcceptDeviceRequestSchema)` to create a new message.
  */
 export const AcceptDeviceRequestSchema: GenMessage<AcceptDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 9);
+  messageDesc(file_pendulum_v1_fleet, 21);
 
 /**
  * AcceptDeviceResponse returns the device.
@@ -371,7 +755,7 @@ export type AcceptDeviceResponse = Message<"pendulum.v1.AcceptDeviceResponse"> &
  * Use `create(AcceptDeviceResponseSchema)` to create a new message.
  */
 export const AcceptDeviceResponseSchema: GenMessage<AcceptDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 10);
+  messageDesc(file_pendulum_v1_fleet, 22);
 
 /**
  * RejectDeviceRequest names the device.
@@ -390,7 +774,7 @@ export type RejectDeviceRequest = Message<"pendulum.v1.RejectDeviceRequest"> & {
  * Use `create(RejectDeviceRequestSchema)` to create a new message.
  */
 export const RejectDeviceRequestSchema: GenMessage<RejectDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 11);
+  messageDesc(file_pendulum_v1_fleet, 23);
 
 /**
  * RejectDeviceResponse returns the device.
@@ -409,7 +793,7 @@ export type RejectDeviceResponse = Message<"pendulum.v1.RejectDeviceResponse"> &
  * Use `create(RejectDeviceResponseSchema)` to create a new message.
  */
 export const RejectDeviceResponseSchema: GenMessage<RejectDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 12);
+  messageDesc(file_pendulum_v1_fleet, 24);
 
 /**
  * PreauthorizeDeviceRequest names the device by its public key.
@@ -435,7 +819,7 @@ export type PreauthorizeDeviceRequest = Message<"pendulum.v1.PreauthorizeDeviceR
  * Use `create(PreauthorizeDeviceRequestSchema)` to create a new message.
  */
 export const PreauthorizeDeviceRequestSchema: GenMessage<PreauthorizeDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 13);
+  messageDesc(file_pendulum_v1_fleet, 25);
 
 /**
  * PreauthorizeDeviceResponse returns the device.
@@ -454,7 +838,7 @@ export type PreauthorizeDeviceResponse = Message<"pendulum.v1.PreauthorizeDevice
  * Use `create(PreauthorizeDeviceResponseSchema)` to create a new message.
  */
 export const PreauthorizeDeviceResponseSchema: GenMessage<PreauthorizeDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 14);
+  messageDesc(file_pendulum_v1_fleet, 26);
 
 /**
  * DecommissionDeviceRequest names the device.
@@ -473,7 +857,7 @@ export type DecommissionDeviceRequest = Message<"pendulum.v1.DecommissionDeviceR
  * Use `create(DecommissionDeviceRequestSchema)` to create a new message.
  */
 export const DecommissionDeviceRequestSchema: GenMessage<DecommissionDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 15);
+  messageDesc(file_pendulum_v1_fleet, 27);
 
 /**
  * DecommissionDeviceResponse returns the device.
@@ -492,7 +876,7 @@ export type DecommissionDeviceResponse = Message<"pendulum.v1.DecommissionDevice
  * Use `create(DecommissionDeviceResponseSchema)` to create a new message.
  */
 export const DecommissionDeviceResponseSchema: GenMessage<DecommissionDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 16);
+  messageDesc(file_pendulum_v1_fleet, 28);
 
 /**
  * CreateEnrolmentTokenRequest says whom the token admits.
@@ -527,7 +911,7 @@ export type CreateEnrolmentTokenRequest = Message<"pendulum.v1.CreateEnrolmentTo
  * Use `create(CreateEnrolmentTokenRequestSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenRequestSchema: GenMessage<CreateEnrolmentTokenRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 17);
+  messageDesc(file_pendulum_v1_fleet, 29);
 
 /**
  * CreateEnrolmentTokenResponse carries the secret, shown once.
@@ -556,7 +940,7 @@ export type CreateEnrolmentTokenResponse = Message<"pendulum.v1.CreateEnrolmentT
  * Use `create(CreateEnrolmentTokenResponseSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenResponseSchema: GenMessage<CreateEnrolmentTokenResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 18);
+  messageDesc(file_pendulum_v1_fleet, 30);
 
 /**
  * RolloutState is the lifecycle of a rollout.
@@ -657,6 +1041,50 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof ListRolloutsRequestSchema;
     output: typeof ListRolloutsResponseSchema;
+  },
+  /**
+   * PauseRollout stops offering a rollout's release to devices that have not
+   * started it; devices already working on it finish.
+   *
+   * @generated from rpc pendulum.v1.FleetService.PauseRollout
+   */
+  pauseRollout: {
+    methodKind: "unary";
+    input: typeof PauseRolloutRequestSchema;
+    output: typeof PauseRolloutResponseSchema;
+  },
+  /**
+   * ResumeRollout makes a paused rollout active again and clears the reason
+   * it paused itself for.
+   *
+   * @generated from rpc pendulum.v1.FleetService.ResumeRollout
+   */
+  resumeRollout: {
+    methodKind: "unary";
+    input: typeof ResumeRolloutRequestSchema;
+    output: typeof ResumeRolloutResponseSchema;
+  },
+  /**
+   * AbortRollout ends a rollout for good: it offers nothing more, and
+   * deployments of it that have not started installing are cancelled.
+   *
+   * @generated from rpc pendulum.v1.FleetService.AbortRollout
+   */
+  abortRollout: {
+    methodKind: "unary";
+    input: typeof AbortRolloutRequestSchema;
+    output: typeof AbortRolloutResponseSchema;
+  },
+  /**
+   * SetDeviceLabels replaces a device's tags and groups, which rollout
+   * selectors match.
+   *
+   * @generated from rpc pendulum.v1.FleetService.SetDeviceLabels
+   */
+  setDeviceLabels: {
+    methodKind: "unary";
+    input: typeof SetDeviceLabelsRequestSchema;
+    output: typeof SetDeviceLabelsResponseSchema;
   },
   /**
    * ListDevices lists devices with their slots, versions and deployments.

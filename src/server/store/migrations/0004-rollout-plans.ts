@@ -1,7 +1,7 @@
 // 0004: a rollout's plan (phases, selector, failure threshold, maintenance
 // window, as JSON validated on read) and where it is: its current phase, when
 // that phase started, and why it paused by itself.
-import type { Kysely, Migration } from 'kysely';
+import { type Kysely, type Migration, sql } from 'kysely';
 
 export const rolloutPlans: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -13,7 +13,12 @@ export const rolloutPlans: Migration = {
       .alterTable('rollouts')
       .addColumn('current_phase', 'integer', (c) => c.notNull().defaultTo(0))
       .execute();
-    await db.schema.alterTable('rollouts').addColumn('phase_started_at', 'text').execute();
+    // A rollout from before plans has been in its one phase since it was made.
+    await db.schema
+      .alterTable('rollouts')
+      .addColumn('phase_started_at', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
+    await sql`UPDATE rollouts SET phase_started_at = created_at`.execute(db);
     await db.schema
       .alterTable('rollouts')
       .addColumn('pause_reason', 'text', (c) => c.notNull().defaultTo(''))

@@ -1,0 +1,112 @@
+// Rollout plans on the wire ↔ the checked RolloutPlan the server keeps.
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { type Duration, durationFromMs, durationMs } from '@bufbuild/protobuf/wkt';
+import { PendulumError } from '../errors.js';
+import type {
+  CreateRolloutRequest,
+  FailureThresholdSchema,
+  MaintenanceWindowSchema,
+  RolloutPhaseSchema,
+  RolloutSelectorSchema,
+} from '../gen/pendulum/v1/fleet_pb.js';
+import type { FailureThreshold } from '../server/rollouts/phases.js';
+import { checkPlan, type RolloutPlan, wholeClassPlan } from '../server/rollouts/plan.js';
+
+// planFromWire reads the plan of a CreateRolloutRequest and checks it; a
+// request without phases reaches every selected device at once.
+export function planFromWire(request: CreateRolloutRequest): RolloutPlan {
+  const phases =
+    request.phases.length === 0
+      ? wholeClassPlan.phases
+      : request.phases.map((phase, index) => ({
+          percent: phase.percent,
+          minSoakMs: wireMs(phase.minSoak, `phases[${index}].min_soak`),
+        }));
+  const window =
+    request.window === undefined
+      ? undefined
+      : {
+          cron: request.window.cron,
+          durationMs: wireMs(request.window.duration, 'window.duration'),
+          timezone: request.window.timezone,
+        };
+  return checkPlan({
+    phases,
+    tags: request.selector?.tags ?? [],
+    groups: request.selector?.groups ?? [],
+    deviceIds: request.selector?.deviceIds ?? [],
+    threshold: thresholdFromWire(request.failureThreshold),
+    window,
+  });
+}
+
+function thresholdFromWire(
+  threshold: CreateRolloutRequest['failureThreshold'],
+): FailureThreshold | undefined {
+  if (threshold === undefined) return undefined;
+  const { limit } = threshold;
+  switch (limit.case) {
+    case 'maxFailures':
+      return { kind: 'count', count: limit.value };
+    case 'maxFailureRatio':
+      return {
+        kind: 'ratio',
+        ratio: limit.value,
+        minFinished: threshold.minFinished === 0 ? 1 : threshold.minFinished,
+      };
+    default:
+      throw new PendulumError(
+        'INVALID_ARGUMENT',
+        'failure_threshold needs max_failures or max_failure_ratio',
+        { context: { field: 'failure_threshold' } },
+      );
+  }
+}
+
+// wireMs reads a Duration as milliseconds; unset is zero, negative or
+// unrepresentable is INVALID_ARGUMENT naming the field.
+function wireMs(duration: Duration | undefined, field: string): number {
+  if (duration === undefined) return 0;
+  const ms = durationMs(duration);
+  if (!Number.isSafeInteger(ms) || ms < 0)
+    throw new PendulumError('INVALID_ARGUMENT', `${field} must be a duration of zero or more`, {
+      context: { field },
+    });
+  return ms;
+}
+
+export interface WirePlan {
+  readonly selector: MessageInitShape<typeof RolloutSelectorSchema>;
+  readonly phases: MessageInitShape<typeof RolloutPhaseSchema>[];
+  readonly failureThreshold: MessageInitShape<typeof FailureThresholdSchema> | undefined;
+  readonly window: MessageInitShape<typeof MaintenanceWindowSchema> | undefined;
+}
+
+// planToWire shows a stored plan in a Rollout message.
+export function planToWire(plan: RolloutPlan): WirePlan {
+  const { threshold, window } = plan;
+  return {
+    selector: { tags: [...plan.tags], groups: [...plan.groups], deviceIds: [...plan.deviceIds] },
+    phases: plan.phases.map((phase) => ({
+      percent: phase.percent,
+      minSoak: durationFromMs(phase.minSoakMs),
+    })),
+    failureThreshold:
+      threshold === undefined
+        ? undefined
+        : threshold.kind === 'count'
+          ? { limit: { case: 'maxFailures', value: threshold.count } }
+          : {
+              limit: { case: 'maxFailureRatio', value: threshold.ratio },
+              minFinished: threshold.minFinished,
+            },
+    window:
+      window === undefined
+        ? undefined
+        : {
+            cron: window.cron,
+            duration: durationFromMs(window.durationMs),
+            timezone: window.timezone,
+          },
+  };
+}
