@@ -72,6 +72,12 @@ export async function readText(path: string): Promise<string> {
   }
 }
 
+// collect gathers a repeatable option's values in order.
+export const collect = (value: string, previous: readonly string[] = []): string[] => [
+  ...previous,
+  value,
+];
+
 // parsePositiveInt is a commander argument parser for counts; `name` is the option.
 export function positiveInt(name: string): (value: string) => number {
   return (value) => {

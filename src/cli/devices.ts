@@ -13,6 +13,7 @@ import {
 import { parsePublicKeyFile } from '../trust/index.js';
 import {
   type ConnectionOptions,
+  collect,
   connect,
   positiveInt,
   print,
@@ -21,7 +22,7 @@ import {
 } from './common.js';
 import { durationOption } from './time-options.js';
 
-// registerDevices adds `devices [list]|accept|reject|decommission|preauthorize|enrol-token`.
+// registerDevices adds `devices [list]|accept|reject|decommission|label|preauthorize|enrol-token`.
 export function registerDevices(program: Command): void {
   const devices = program
     .command('devices')
@@ -77,6 +78,31 @@ export function registerDevices(program: Command): void {
       },
     );
   }
+
+  withConnection(
+    devices
+      .command('label <device-id>')
+      .description(
+        "set a device's tags and groups, which rollout selectors match (replaces the ones it had)",
+      ),
+  )
+    .option('--tag <tag>', 'a tag (repeat for several)', collect, [])
+    .option('--group <group>', 'a group (repeat for several)', collect, [])
+    .action(
+      async (deviceId: string, options: ConnectionOptions & { tag: string[]; group: string[] }) => {
+        const { client, close } = await connect(FleetService, options);
+        try {
+          const { device } = await client.setDeviceLabels({
+            deviceId,
+            tags: options.tag,
+            groups: options.group,
+          });
+          if (device !== undefined) printDevice(device);
+        } finally {
+          close();
+        }
+      },
+    );
 
   withConnection(
     devices
@@ -143,6 +169,8 @@ function printDevice(device: Device): void {
   print(
     `${device.id.slice(0, 16)}  class ${device.classId}  slot ${slot}  version ${device.installedVersion || '-'}  ${DeviceAdmission[device.admission].toLowerCase()}  agent ${device.agentState || '-'}  last seen ${seen}${device.silent ? '  SILENT' : ''}`,
   );
+  if (device.tags.length + device.groups.length > 0)
+    print(`    tags ${device.tags.join(',') || '-'}  groups ${device.groups.join(',') || '-'}`);
   for (const d of device.deployments) {
     const when = d.updated === undefined ? '' : timestampDate(d.updated).toISOString();
     const state = DeploymentState[d.state].toLowerCase();

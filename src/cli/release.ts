@@ -16,6 +16,7 @@ import {
 } from '../trust/index.js';
 import {
   type ConnectionOptions,
+  collect,
   connect,
   nonNegativeInt,
   positiveInt,
@@ -43,8 +44,6 @@ interface CreateOptions {
   notes: string;
   out: string;
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 // registerRelease adds `release create|publish|list`.
 export function registerRelease(program: Command): void {

@@ -14,7 +14,7 @@ import {
   type PublicKeyInfo,
   parsePublicKeyFile,
 } from '../trust/index.js';
-import { positiveInt, print, readText } from './common.js';
+import { collect, positiveInt, print, readText } from './common.js';
 import { expiryFrom } from './time-options.js';
 import { assess, readCurrentRoot } from './trust-report.js';
 
@@ -32,8 +32,6 @@ interface RotateOptions {
   expires: string;
   out: string;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 // registerTrustRotate adds `trust rotate` to the trust command.
 export function registerTrustRotate(trust: Command): void {

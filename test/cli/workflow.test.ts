@@ -143,9 +143,8 @@ describe('quick start', () => {
       '1.1.0',
       ...connection(adminToken),
     ]);
-    expect(byVersion).toMatch(
-      /^rollout \S+: 1\.1\.0 \(sequence 2\) to every "acme-gateway" device$/m,
-    );
+    expect(byVersion).toMatch(/^rollout \S+: 1\.1\.0 \(sequence 2\)$/m);
+    expect(byVersion).toContain('  to every "acme-gateway" device\n  phases: 100 %\n');
     const byPrefix = await runOk([
       'rollout',
       'create',
@@ -157,7 +156,86 @@ describe('quick start', () => {
 
     const listed = (await runOk(['rollout', 'list', ...connection(adminToken)])).trim().split('\n');
     expect(listed).toHaveLength(2);
-    for (const line of listed) expect(line).toMatch(/\s+acme-gateway\s+1\.1\.0\s+active$/);
+    for (const line of listed)
+      expect(line).toMatch(/\s+acme-gateway\s+1\.1\.0\s+active\s+phase 1\/1$/);
+  });
+
+  it('rolls out in phases to a selection with a failure limit and a window, then pauses, resumes and aborts it', async () => {
+    const created = await runOk([
+      'rollout',
+      'create',
+      '--release',
+      '1.1.0',
+      '--phase',
+      '5:2h',
+      '--phase',
+      '25:1d',
+      '--phase',
+      '100',
+      '--tag',
+      'eu',
+      '--group',
+      'beta',
+      '--max-failure-ratio',
+      '0.05',
+      '--min-finished',
+      '20',
+      '--window',
+      '0 2 * * *',
+      '--window-duration',
+      '4h',
+      '--timezone',
+      'Europe/Berlin',
+      ...connection(adminToken),
+    ]);
+    expect(created).toContain('  to every "acme-gateway" device, tagged eu, in group beta\n');
+    expect(created).toContain('  phases: 5 % (soak 2h) → 25 % (soak 1d) → 100 %\n');
+    expect(created).toContain('  pauses itself above 5 % failed (once 20 finished)\n');
+    expect(created).toContain(
+      '  activates only in the window "0 2 * * *" (Europe/Berlin) for 4h\n',
+    );
+    const id = /^rollout (\S+):/m.exec(created)?.[1] ?? '';
+    expect(await runOk(['rollout', 'pause', id, ...connection(adminToken)])).toBe(
+      `rollout ${id}: paused\n`,
+    );
+    expect(await runOk(['rollout', 'resume', id, ...connection(adminToken)])).toBe(
+      `rollout ${id}: active\n`,
+    );
+    expect(await runOk(['rollout', 'abort', id, ...connection(adminToken)])).toBe(
+      `rollout ${id}: aborted\n`,
+    );
+    const again = await runCli(['rollout', 'resume', id, ...connection(adminToken)]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('FAILED_PRECONDITION');
+    const listed = await runOk(['rollout', 'list', ...connection(adminToken)]);
+    expect(listed).toContain(`${id}  acme-gateway  1.1.0  aborted  phase 1/3`);
+  });
+
+  it('refuses a phase it cannot read, and a plan the server cannot follow, creating nothing', async () => {
+    const before = await runOk(['rollout', 'list', ...connection(adminToken)]);
+    const unreadable = await runCli([
+      'rollout',
+      'create',
+      '--release',
+      '1.1.0',
+      '--phase',
+      '5:soon',
+      ...connection(adminToken),
+    ]);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr).toContain('--phase: "soon" in "5:soon" is not a duration');
+    const unfinished = await runCli([
+      'rollout',
+      'create',
+      '--release',
+      '1.1.0',
+      '--phase',
+      '50',
+      ...connection(adminToken),
+    ]);
+    expect(unfinished.code).toBe(1);
+    expect(unfinished.stderr).toContain('it must reach 100 %');
+    expect(await runOk(['rollout', 'list', ...connection(adminToken)])).toBe(before);
   });
 
   it('says which release an unknown version does not match', async () => {
@@ -174,6 +252,47 @@ describe('quick start', () => {
 
   it('lists no devices yet', async () => {
     expect(await runOk(['devices', ...connection(adminToken)])).toBe('no devices\n');
+  });
+
+  it('labels a device with tags and groups for rollout selectors, and refuses a bad label', async () => {
+    const key = /^key ([0-9a-f]{64})$/m.exec(
+      await runOk(['keygen', '--out', at('keys/device-1')]),
+    )?.[1];
+    await runOk([
+      'devices',
+      'preauthorize',
+      '--key',
+      at('keys/device-1.pub'),
+      '--class',
+      'acme-gateway',
+      ...connection(adminToken),
+    ]);
+    const labelled = await runOk([
+      'devices',
+      'label',
+      key ?? '',
+      '--tag',
+      'eu',
+      '--tag',
+      'lab',
+      '--group',
+      'beta',
+      ...connection(adminToken),
+    ]);
+    expect(labelled).toContain('    tags eu,lab  groups beta\n');
+    const bad = await runCli([
+      'devices',
+      'label',
+      key ?? '',
+      '--tag',
+      'no spaces',
+      ...connection(adminToken),
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('INVALID_ARGUMENT');
+    expect(await runOk(['devices', ...connection(adminToken)])).toContain(
+      'tags eu,lab  groups beta',
+    );
   });
 
   it('makes a publisher token on the server host that works while the server runs', async () => {
