@@ -36,8 +36,9 @@ export interface AgentRun {
   readonly signal: NodeJS.Signals | null;
   readonly stdout: string;
   readonly stderr: string;
-  // "idle" or "reboot" when the agent finished its --once run.
-  readonly result: 'idle' | 'reboot' | undefined;
+  // How the agent finished its --once run: nothing left to do, a reboot
+  // asked for, or installed and waiting for a maintenance window.
+  readonly result: 'idle' | 'reboot' | 'waiting' | undefined;
 }
 
 export interface SimulatedDevice {
@@ -51,7 +52,8 @@ export interface SimulatedDevice {
   // boot is a power-on or reboot: the bootloader picks a slot.
   boot(): Promise<SlotName>;
   journal(): Promise<AgentState>;
-  // settle runs the agent, rebooting when it asks, until it is idle.
+  // settle runs the agent, rebooting when it asks, until it is idle (or
+  // installed and waiting for its maintenance window).
   settle(onStep?: (line: string) => void): Promise<void>;
 }
 
@@ -130,7 +132,8 @@ ${checks}`,
           throw new Error(
             `agent exited ${run.code ?? run.signal}: ${run.stderr.trim() || run.stdout.trim()}`,
           );
-        if (run.result === 'idle') return;
+        // Idle, or waiting for a window no reboot will open.
+        if (run.result === 'idle' || run.result === 'waiting') return;
         onStep?.('device reboots');
         const slot = await device.boot();
         onStep?.(`device booted slot ${slot}`);
@@ -162,13 +165,13 @@ function runCli(
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      const match = /^agent: (idle|reboot)$/m.exec(stdout);
+      const match = /^agent: (idle|reboot|waiting)$/m.exec(stdout);
       resolve({
         code,
         signal,
         stdout,
         stderr,
-        result: match?.[1] as 'idle' | 'reboot' | undefined,
+        result: match?.[1] as AgentRun['result'],
       });
     });
   });

@@ -25,6 +25,15 @@ export const deploymentRecordSchema = z.object({
   // before the floor existed has none: 0 means "this release raises nothing",
   // not a default for the device's floor, which never defaults.
   rollbackFloor: z.number().int().nonnegative().default(0),
+  // The rollout's maintenance window: outside it the agent installs but does
+  // not arm the bootloader or reboot. Absent: activate at once.
+  window: z
+    .object({
+      cron: z.string(),
+      durationMs: z.number().int().positive(),
+      timezone: z.string(),
+    })
+    .optional(),
 });
 export type DeploymentRecord = z.infer<typeof deploymentRecordSchema>;
 
@@ -79,6 +88,9 @@ export const agentStateSchema = z.object({
     // When the trial boot was first seen (epoch ms); the confirm deadline counts from here.
     verifyingSince: z.number().int().optional(),
     failure: failureSchema.optional(),
+    // Installed and waiting for a maintenance window that opens then (epoch
+    // ms; 0: never again), once that was reported.
+    windowOpensAt: z.number().int().optional(),
   }),
   outbox: z.array(reportSchema),
   // The sequence of the last report queued (see reportSchema.sequence).

@@ -1,9 +1,10 @@
 // The agent's loop: resume whatever the journal says is in progress, poll
 // when idle, back off after errors, stop when told.
 import { PendulumError } from '../errors.js';
+import { activation, waitMs } from './activation.js';
 import { isTrialPending, needsMarkGood } from './boot-state.js';
 import { step } from './install.js';
-import { poll } from './poll.js';
+import { deviceClock, poll } from './poll.js';
 import { type BackoffPolicy, backoffDelay, jittered, sleep } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
 
@@ -19,7 +20,8 @@ export interface LoopOptions {
   readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-export type LoopResult = 'idle' | 'reboot' | 'stopped';
+// 'waiting': installed, outside the rollout's maintenance window (`once` only).
+export type LoopResult = 'idle' | 'reboot' | 'waiting' | 'stopped';
 
 // runAgent runs the agent until `once` is satisfied or the signal aborts.
 export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<LoopResult> {
@@ -31,6 +33,18 @@ export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<
     try {
       const outcome = await step(rt);
       if (outcome === 'continue') continue;
+      if (outcome === 'wait') {
+        // Installed, outside the maintenance window: keep checking in (the
+        // server would list a quiet device as silent), look again later.
+        interval = (await poll(rt)) ?? interval;
+        failures = 0;
+        if (options.once) return 'waiting';
+        const d = rt.state.machine.deployment;
+        const clock = deviceClock(rt);
+        const may = d === undefined ? { now: true as const } : activation(d, clock);
+        await wait(may.now ? 0 : waitMs(may.opensAt, clock, interval), rt.signal);
+        continue;
+      }
       if (outcome === 'reboot') {
         if (options.once) return 'reboot';
         await wait(options.rebootGraceMs, rt.signal);

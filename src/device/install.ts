@@ -1,17 +1,21 @@
 // The install flow: one function per state of the machine, each performing
 // that state's side effect and feeding the resulting event to `transition`.
 import { invariant, PendulumError } from '../errors.js';
+import { activation } from './activation.js';
 import type { DeploymentRecord } from './agent-state.js';
 import { isTrialPending } from './boot-state.js';
 import { downloadIntoSlot } from './download.js';
 import { checkpoint } from './failpoints.js';
+import { deviceClock } from './poll.js';
 import { flushOutbox, withReport } from './reporter.js';
 import { isTransient } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
 import { transition } from './transition.js';
 
-// 'continue': run the next step now; 'reboot': the reboot command ran; 'idle': nothing in progress.
-export type StepOutcome = 'continue' | 'reboot' | 'idle';
+// 'continue': run the next step now; 'reboot': the reboot command ran;
+// 'idle': nothing in progress; 'wait': installed, waiting for the rollout's
+// maintenance window to activate.
+export type StepOutcome = 'continue' | 'reboot' | 'idle' | 'wait';
 
 // step performs the side effect of the current state.
 export async function step(rt: AgentRuntime): Promise<StepOutcome> {
@@ -109,6 +113,22 @@ async function verifySlot(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOu
 }
 
 async function arm(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutcome> {
+  const clock = deviceClock(rt);
+  const may = activation(d, clock);
+  if (!may.now) {
+    const opensAt = may.opensAt?.getTime() ?? 0;
+    // Said once per opening, not at every look.
+    if (rt.state.machine.windowOpensAt !== opensAt) {
+      const when = may.opensAt === undefined ? 'never again' : `at ${may.opensAt.toISOString()}`;
+      rt.log.info(
+        { deployment: d.id, opensAt: may.opensAt?.toISOString() },
+        `installed ${d.version}; waiting for the maintenance window, which opens ${when}`,
+      );
+      await rt.save({ ...rt.state, machine: { ...rt.state.machine, windowOpensAt: opensAt } });
+      await reportNow(rt, d, 'installed', `waiting for the maintenance window; it opens ${when}`);
+    }
+    return 'wait';
+  }
   try {
     await rt.bootloader.tryOnce(d.targetSlot, d.bootAttempts);
   } catch (error) {
@@ -247,7 +267,12 @@ async function fail(rt: AgentRuntime, error: PendulumError): Promise<StepOutcome
 }
 
 // reportNow queues and sends a report that is not a state change.
-async function reportNow(rt: AgentRuntime, d: DeploymentRecord, state: 'rebooting'): Promise<void> {
+async function reportNow(
+  rt: AgentRuntime,
+  d: DeploymentRecord,
+  state: 'rebooting' | 'installed',
+  message = '',
+): Promise<void> {
   await rt.save(
     withReport(rt.state, {
       deploymentId: d.id,
@@ -255,7 +280,7 @@ async function reportNow(rt: AgentRuntime, d: DeploymentRecord, state: 'rebootin
       bytesDone: d.size,
       bytesTotal: d.size,
       errorCode: '',
-      message: '',
+      message,
     }),
   );
   await flushOutbox(rt).catch(() => undefined);

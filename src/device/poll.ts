@@ -44,7 +44,9 @@ export async function poll(rt: AgentRuntime): Promise<number | undefined> {
     rt.signal,
   );
   const checked = await checkReply(rt, current, reply, nonce);
-  if (checked !== undefined && reply.offer !== undefined) {
+  // Only an idle agent takes an offer; one mid-deployment checks in to stay
+  // known and to pick up trust roots and server time.
+  if (checked !== undefined && reply.offer !== undefined && rt.state.machine.name === 'idle') {
     await accept(rt, reply.offer, checked.root, checked.now, booted);
   }
   return reply.pollIntervalMs;

@@ -5,12 +5,14 @@
 import { PendulumError } from '../errors.js';
 import type { Offer } from '../gen/pendulum/v1/device_pb.js';
 import { ComponentKind } from '../gen/pendulum/v1/manifest_pb.js';
+import type { WindowSpec } from '../schedule/window.js';
 import {
   floorOnCommit,
   type VerifiedManifest,
   type VerifiedTrustRoot,
   verifyManifest,
 } from '../trust/index.js';
+import { windowFromWire } from '../wire/window.js';
 import type { DeploymentRecord } from './agent-state.js';
 import { otherSlot, type SlotName } from './slots/slot.js';
 
@@ -74,6 +76,7 @@ export function planInstall(
       },
     );
   }
+  const window = activationWindow(offer);
   return {
     manifest,
     deployment: {
@@ -89,6 +92,23 @@ export function planInstall(
       bootAttempts: manifest.bootAttempts,
       confirmDeadlineMs: manifest.confirmDeadlineMs,
       rollbackFloor: floorOnCommit(manifest),
+      ...(window === undefined ? {} : { window }),
     },
   };
+}
+
+// activationWindow reads the offer's maintenance window; one the agent cannot
+// follow (a bad cron, an unknown time zone) refuses the offer, since
+// activating outside the rollout's window is what it forbids.
+function activationWindow(offer: Offer): WindowSpec | undefined {
+  if (offer.activationWindow === undefined) return undefined;
+  try {
+    return windowFromWire(offer.activationWindow, 'activation_window');
+  } catch (error) {
+    throw new PendulumError(
+      'MALFORMED',
+      `offer's activation window cannot be followed: ${PendulumError.from(error).message}`,
+      { context: { field: 'activation_window' }, cause: error },
+    );
+  }
 }

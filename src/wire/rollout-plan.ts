@@ -2,15 +2,16 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { type Duration, durationFromMs, durationMs } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../errors.js';
+import type { MaintenanceWindowSchema } from '../gen/pendulum/v1/device_pb.js';
 import type {
   CreateRolloutRequest,
   FailureThresholdSchema,
-  MaintenanceWindowSchema,
   RolloutPhaseSchema,
   RolloutSelectorSchema,
 } from '../gen/pendulum/v1/fleet_pb.js';
 import type { FailureThreshold } from '../server/rollouts/phases.js';
 import { checkPlan, type RolloutPlan, wholeClassPlan } from '../server/rollouts/plan.js';
+import { windowFromWire, windowToWire } from './window.js';
 
 // planFromWire reads the plan of a CreateRolloutRequest and checks it; a
 // request without phases reaches every selected device at once.
@@ -23,13 +24,7 @@ export function planFromWire(request: CreateRolloutRequest): RolloutPlan {
           minSoakMs: wireMs(phase.minSoak, `phases[${index}].min_soak`),
         }));
   const window =
-    request.window === undefined
-      ? undefined
-      : {
-          cron: request.window.cron,
-          durationMs: wireMs(request.window.duration, 'window.duration'),
-          timezone: request.window.timezone,
-        };
+    request.window === undefined ? undefined : windowFromWire(request.window, 'window');
   return checkPlan({
     phases,
     tags: request.selector?.tags ?? [],
@@ -100,13 +95,6 @@ export function planToWire(plan: RolloutPlan): WirePlan {
               limit: { case: 'maxFailureRatio', value: threshold.ratio },
               minFinished: threshold.minFinished,
             },
-    window:
-      window === undefined
-        ? undefined
-        : {
-            cron: window.cron,
-            duration: durationFromMs(window.durationMs),
-            timezone: window.timezone,
-          },
+    window: window === undefined ? undefined : windowToWire(window),
   };
 }

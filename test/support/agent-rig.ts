@@ -22,6 +22,7 @@ import { createRawSlot } from '../../src/device/slots/raw.js';
 import type { Slot } from '../../src/device/slots/slot.js';
 import type { UpdateSource } from '../../src/device/source/source.js';
 import { PendulumError } from '../../src/errors.js';
+import type { Signed } from '../../src/gen/pendulum/v1/manifest_pb.js';
 import { generateKeyPair, type KeyPair, type ManifestSpec } from '../../src/trust/index.js';
 import { createFakeSource, type FakeSource } from '../fakes/fake-source.js';
 import { makeImage, sha256Hex } from './images.js';
@@ -41,6 +42,8 @@ export interface AgentRig {
   // The device's anti-rollback floor, 1 (the factory release) to begin with.
   readonly floor: RollbackFloorStore;
   readonly source: FakeSource;
+  // The offered release's signed manifest.
+  readonly manifest: Signed;
   // The key the release is signed with (the root's only release key).
   readonly releaseKey: KeyPair;
 }
@@ -73,7 +76,7 @@ export async function makeAgentRig(
   const floor = createRollbackFloorStore(join(dir, 'rollback-floor'));
   await floor.write(1);
   const source = createFakeSource('deployment-1', manifest, image);
-  return { dir, slots, image, journal, floor, source, releaseKey };
+  return { dir, slots, image, journal, floor, source, manifest, releaseKey };
 }
 
 export interface RigParts {
@@ -150,8 +153,12 @@ export async function slotHolds(rig: AgentRig, slot: 'A' | 'B', image: Buffer): 
 export type BootedRig = AgentRig & { readonly boot: { envPath: string; cmdlinePath: string } };
 
 // makeBootedRig is makeAgentRig with a simulated bootloader booted from slot A.
-export async function makeBootedRig(dir: string, healthy = true): Promise<BootedRig> {
-  const rig = await makeAgentRig(dir, healthy);
+export async function makeBootedRig(
+  dir: string,
+  healthy = true,
+  spec: Partial<ManifestSpec> = {},
+): Promise<BootedRig> {
+  const rig = await makeAgentRig(dir, healthy, spec);
   const boot = { envPath: join(rig.dir, 'grubenv'), cmdlinePath: join(rig.dir, 'cmdline') };
   await initSimulatedBootloader({ ...boot, booted: 'A', maxTries: 3 });
   return { ...rig, boot };

@@ -3,8 +3,8 @@
 // itself, and when devices may activate.
 import { z } from 'zod';
 import { PendulumError } from '../../errors.js';
+import { parseWindow, type WindowSpec } from '../../schedule/window.js';
 import { checkPhases, type FailureThreshold, type Phase } from './phases.js';
-import { parseWindow, type WindowSpec } from './window.js';
 
 export interface RolloutPlan {
   readonly phases: readonly Phase[];

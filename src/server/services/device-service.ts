@@ -10,6 +10,7 @@ import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../trust/index.js';
 import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
+import { windowToWire } from '../../wire/window.js';
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
@@ -303,7 +304,11 @@ async function offerFor(
       `release ${deployment.releaseId} of deployment ${deployment.id} is missing`,
     );
   const refs = await store.releases.payloadRefs(release.id);
+  const rollout =
+    deployment.rolloutId === null ? undefined : await store.rollouts.get(deployment.rolloutId);
+  const window = rollout?.plan.window;
   return create(OfferSchema, {
+    activationWindow: window === undefined ? undefined : windowToWire(window),
     deploymentId: deployment.id,
     manifest: fromBinary(SignedSchema, release.signed),
     payloads: refs.map((ref) => ({

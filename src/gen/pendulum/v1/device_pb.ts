@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/device.proto.
  */
 export const file_pendulum_v1_device: GenFile = /*@__PURE__*/
-  fileDesc("ChhwZW5kdWx1bS92MS9kZXZpY2UucHJvdG8SC3BlbmR1bHVtLnYxIn0KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCRIUCgx0aW1lc3RhbXBfbXMYAyABKAMSEQoJc2lnbmF0dXJlGAQgASgMEhcKD2Vucm9sbWVudF90b2tlbhgFIAEoCSJnChRBdXRoZW50aWNhdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRItCgpleHBpcmVzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWRldmljZV9pZBgDIAEoCSKNAgoMRGV2aWNlU3RhdHVzEiYKC2Jvb3RlZF9zbG90GAEgASgOMhEucGVuZHVsdW0udjEuU2xvdBIZChFpbnN0YWxsZWRfdmVyc2lvbhgCIAEoCRIaChJjb21taXR0ZWRfc2VxdWVuY2UYAyABKAQSGgoSdHJ1c3Rfcm9vdF92ZXJzaW9uGAQgASgNEhMKC2FnZW50X3N0YXRlGAUgASgJEjsKCWludmVudG9yeRgGIAMoCzIoLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cy5JbnZlbnRvcnlFbnRyeRowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKDkNoZWNrSW5SZXF1ZXN0EikKBnN0YXR1cxgBIAEoCzIZLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cxINCgVub25jZRgCIAEoDCJBCgpQYXlsb2FkUmVmEhEKCWNvbXBvbmVudBgBIAEoCRISCgpwYXlsb2FkX2lkGAIgASgJEgwKBHNpemUYAyABKAQigwEKBU9mZmVyEhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoIbWFuaWZlc3QYAiABKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSKQoIcGF5bG9hZHMYBCADKAsyFy5wZW5kdWx1bS52MS5QYXlsb2FkUmVmSgQIAxAEUgt0cnVzdF9yb290cyK4AQoPQ2hlY2tJblJlc3BvbnNlEiEKBW9mZmVyGAEgASgLMhIucGVuZHVsdW0udjEuT2ZmZXISMAoNcG9sbF9pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIoCgt0cnVzdF9yb290cxgDIAMoCzITLnBlbmR1bHVtLnYxLlNpZ25lZBImCglmcmVzaG5lc3MYBCABKAsyEy5wZW5kdWx1bS52MS5TaWduZWQiTAoPRG93bmxvYWRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSEgoKcGF5bG9hZF9pZBgCIAEoCRIOCgZvZmZzZXQYAyABKAQiMAoQRG93bmxvYWRSZXNwb25zZRIOCgZvZmZzZXQYASABKAQSDAoEZGF0YRgCIAEoDCLFAQoNUmVwb3J0UmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEisKBXN0YXRlGAIgASgOMhwucGVuZHVsdW0udjEuRGVwbG95bWVudFN0YXRlEhIKCmJ5dGVzX2RvbmUYAyABKAQSEwoLYnl0ZXNfdG90YWwYBCABKAQSEgoKZXJyb3JfY29kZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhAKCGxvZ190YWlsGAcgASgJEhAKCHNlcXVlbmNlGAggASgEIhAKDlJlcG9ydFJlc3BvbnNlKjQKBFNsb3QSFAoQU0xPVF9VTlNQRUNJRklFRBAAEgoKBlNMT1RfQRABEgoKBlNMT1RfQhACKvECCg9EZXBsb3ltZW50U3RhdGUSIAocREVQTE9ZTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEhwKGERFUExPWU1FTlRfU1RBVEVfT0ZGRVJFRBABEiAKHERFUExPWU1FTlRfU1RBVEVfRE9XTkxPQURJTkcQAhIeChpERVBMT1lNRU5UX1NUQVRFX0lOU1RBTExFRBADEhoKFkRFUExPWU1FTlRfU1RBVEVfQVJNRUQQBBIeChpERVBMT1lNRU5UX1NUQVRFX1JFQk9PVElORxAFEh4KGkRFUExPWU1FTlRfU1RBVEVfVkVSSUZZSU5HEAYSHgoaREVQTE9ZTUVOVF9TVEFURV9DT01NSVRURUQQBxIhCh1ERVBMT1lNRU5UX1NUQVRFX1JPTExJTkdfQkFDSxAIEhsKF0RFUExPWU1FTlRfU1RBVEVfRkFJTEVEEAkSIAocREVQTE9ZTUVOVF9TVEFURV9ST0xMRURfQkFDSxAKMrgCCg1EZXZpY2VTZXJ2aWNlElMKDEF1dGhlbnRpY2F0ZRIgLnBlbmR1bHVtLnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BdXRoZW50aWNhdGVSZXNwb25zZRJECgdDaGVja0luEhsucGVuZHVsdW0udjEuQ2hlY2tJblJlcXVlc3QaHC5wZW5kdWx1bS52MS5DaGVja0luUmVzcG9uc2USSQoIRG93bmxvYWQSHC5wZW5kdWx1bS52MS5Eb3dubG9hZFJlcXVlc3QaHS5wZW5kdWx1bS52MS5Eb3dubG9hZFJlc3BvbnNlMAESQQoGUmVwb3J0EhoucGVuZHVsdW0udjEuUmVwb3J0UmVxdWVzdBobLnBlbmR1bHVtLnYxLlJlcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_pendulum_v1_manifest]);
+  fileDesc("ChhwZW5kdWx1bS92MS9kZXZpY2UucHJvdG8SC3BlbmR1bHVtLnYxIn0KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCRIUCgx0aW1lc3RhbXBfbXMYAyABKAMSEQoJc2lnbmF0dXJlGAQgASgMEhcKD2Vucm9sbWVudF90b2tlbhgFIAEoCSJnChRBdXRoZW50aWNhdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRItCgpleHBpcmVzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWRldmljZV9pZBgDIAEoCSKNAgoMRGV2aWNlU3RhdHVzEiYKC2Jvb3RlZF9zbG90GAEgASgOMhEucGVuZHVsdW0udjEuU2xvdBIZChFpbnN0YWxsZWRfdmVyc2lvbhgCIAEoCRIaChJjb21taXR0ZWRfc2VxdWVuY2UYAyABKAQSGgoSdHJ1c3Rfcm9vdF92ZXJzaW9uGAQgASgNEhMKC2FnZW50X3N0YXRlGAUgASgJEjsKCWludmVudG9yeRgGIAMoCzIoLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cy5JbnZlbnRvcnlFbnRyeRowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKDkNoZWNrSW5SZXF1ZXN0EikKBnN0YXR1cxgBIAEoCzIZLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cxINCgVub25jZRgCIAEoDCJBCgpQYXlsb2FkUmVmEhEKCWNvbXBvbmVudBgBIAEoCRISCgpwYXlsb2FkX2lkGAIgASgJEgwKBHNpemUYAyABKAQivgEKBU9mZmVyEhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoIbWFuaWZlc3QYAiABKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSKQoIcGF5bG9hZHMYBCADKAsyFy5wZW5kdWx1bS52MS5QYXlsb2FkUmVmEjkKEWFjdGl2YXRpb25fd2luZG93GAUgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3dKBAgDEARSC3RydXN0X3Jvb3RzImAKEU1haW50ZW5hbmNlV2luZG93EgwKBGNyb24YASABKAkSKwoIZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIdGltZXpvbmUYAyABKAkiuAEKD0NoZWNrSW5SZXNwb25zZRIhCgVvZmZlchgBIAEoCzISLnBlbmR1bHVtLnYxLk9mZmVyEjAKDXBvbGxfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoLdHJ1c3Rfcm9vdHMYAyADKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSJgoJZnJlc2huZXNzGAQgASgLMhMucGVuZHVsdW0udjEuU2lnbmVkIkwKD0Rvd25sb2FkUmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhIKCnBheWxvYWRfaWQYAiABKAkSDgoGb2Zmc2V0GAMgASgEIjAKEERvd25sb2FkUmVzcG9uc2USDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwixQEKDVJlcG9ydFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrCgVzdGF0ZRgCIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgpieXRlc19kb25lGAMgASgEEhMKC2J5dGVzX3RvdGFsGAQgASgEEhIKCmVycm9yX2NvZGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIQCghsb2dfdGFpbBgHIAEoCRIQCghzZXF1ZW5jZRgIIAEoBCIQCg5SZXBvcnRSZXNwb25zZSo0CgRTbG90EhQKEFNMT1RfVU5TUEVDSUZJRUQQABIKCgZTTE9UX0EQARIKCgZTTE9UX0IQAirxAgoPRGVwbG95bWVudFN0YXRlEiAKHERFUExPWU1FTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIcChhERVBMT1lNRU5UX1NUQVRFX09GRkVSRUQQARIgChxERVBMT1lNRU5UX1NUQVRFX0RPV05MT0FESU5HEAISHgoaREVQTE9ZTUVOVF9TVEFURV9JTlNUQUxMRUQQAxIaChZERVBMT1lNRU5UX1NUQVRFX0FSTUVEEAQSHgoaREVQTE9ZTUVOVF9TVEFURV9SRUJPT1RJTkcQBRIeChpERVBMT1lNRU5UX1NUQVRFX1ZFUklGWUlORxAGEh4KGkRFUExPWU1FTlRfU1RBVEVfQ09NTUlUVEVEEAcSIQodREVQTE9ZTUVOVF9TVEFURV9ST0xMSU5HX0JBQ0sQCBIbChdERVBMT1lNRU5UX1NUQVRFX0ZBSUxFRBAJEiAKHERFUExPWU1FTlRfU1RBVEVfUk9MTEVEX0JBQ0sQCjK4AgoNRGV2aWNlU2VydmljZRJTCgxBdXRoZW50aWNhdGUSIC5wZW5kdWx1bS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GiEucGVuZHVsdW0udjEuQXV0aGVudGljYXRlUmVzcG9uc2USRAoHQ2hlY2tJbhIbLnBlbmR1bHVtLnYxLkNoZWNrSW5SZXF1ZXN0GhwucGVuZHVsdW0udjEuQ2hlY2tJblJlc3BvbnNlEkkKCERvd25sb2FkEhwucGVuZHVsdW0udjEuRG93bmxvYWRSZXF1ZXN0Gh0ucGVuZHVsdW0udjEuRG93bmxvYWRSZXNwb25zZTABEkEKBlJlcG9ydBIaLnBlbmR1bHVtLnYxLlJlcG9ydFJlcXVlc3QaGy5wZW5kdWx1bS52MS5SZXBvcnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_pendulum_v1_manifest]);
 
 /**
  * AuthenticateRequest is signed by the device key.
@@ -225,6 +225,17 @@ export type Offer = Message<"pendulum.v1.Offer"> & {
    * @generated from field: repeated pendulum.v1.PayloadRef payloads = 4;
    */
   payloads: PayloadRef[];
+
+  /**
+   * When the device may activate (arm the bootloader and reboot into) the
+   * release, as the rollout says; unset: at once. Outside it the device
+   * downloads and installs to the inactive slot, reports "installed", and
+   * waits, checking in as usual. Judged on the device's clock (its own, or
+   * the latest server time a freshness statement vouched for).
+   *
+   * @generated from field: pendulum.v1.MaintenanceWindow activation_window = 5;
+   */
+  activationWindow?: MaintenanceWindow | undefined;
 };
 
 /**
@@ -233,6 +244,43 @@ export type Offer = Message<"pendulum.v1.Offer"> & {
  */
 export const OfferSchema: GenMessage<Offer> = /*@__PURE__*/
   messageDesc(file_pendulum_v1_device, 5);
+
+/**
+ * MaintenanceWindow is when devices may activate (reboot into) the release.
+ * Outside it they download and install to the inactive slot, then wait.
+ *
+ * @generated from message pendulum.v1.MaintenanceWindow
+ */
+export type MaintenanceWindow = Message<"pendulum.v1.MaintenanceWindow"> & {
+  /**
+   * Five-field cron (minute hour day-of-month month day-of-week): when the
+   * window opens, in `timezone`.
+   *
+   * @generated from field: string cron = 1;
+   */
+  cron: string;
+
+  /**
+   * How long it stays open (at most 7 days).
+   *
+   * @generated from field: google.protobuf.Duration duration = 2;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * IANA time zone, e.g. "Europe/Berlin".
+   *
+   * @generated from field: string timezone = 3;
+   */
+  timezone: string;
+};
+
+/**
+ * Describes the message pendulum.v1.MaintenanceWindow.
+ * Use `create(MaintenanceWindowSchema)` to create a new message.
+ */
+export const MaintenanceWindowSchema: GenMessage<MaintenanceWindow> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 6);
 
 /**
  * CheckInResponse carries an offer, or nothing, and when to poll next.
@@ -272,7 +320,7 @@ export type CheckInResponse = Message<"pendulum.v1.CheckInResponse"> & {
  * Use `create(CheckInResponseSchema)` to create a new message.
  */
 export const CheckInResponseSchema: GenMessage<CheckInResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 6);
+  messageDesc(file_pendulum_v1_device, 7);
 
 /**
  * DownloadRequest asks for one payload from an offset.
@@ -301,7 +349,7 @@ export type DownloadRequest = Message<"pendulum.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 7);
+  messageDesc(file_pendulum_v1_device, 8);
 
 /**
  * DownloadResponse is one chunk of payload bytes.
@@ -325,7 +373,7 @@ export type DownloadResponse = Message<"pendulum.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 8);
+  messageDesc(file_pendulum_v1_device, 9);
 
 /**
  * ReportRequest records one transition of a deployment.
@@ -388,7 +436,7 @@ export type ReportRequest = Message<"pendulum.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 9);
+  messageDesc(file_pendulum_v1_device, 10);
 
 /**
  * ReportResponse is empty.
@@ -403,7 +451,7 @@ export type ReportResponse = Message<"pendulum.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 10);
+  messageDesc(file_pendulum_v1_device, 11);
 
 /**
  * Slot names an A/B slot.

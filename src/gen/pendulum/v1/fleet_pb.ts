@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DeploymentState, Slot } from "./device_pb.js";
+import type { DeploymentState, MaintenanceWindow, Slot } from "./device_pb.js";
 import { file_pendulum_v1_device } from "./device_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/fleet.proto.
  */
 export const file_pendulum_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJgChFNYWludGVuYW5jZVdpbmRvdxIMCgRjcm9uGAEgASgJEisKCGR1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhAKCHRpbWV6b25lGAMgASgJIkMKD1JvbGxvdXRTZWxlY3RvchIMCgR0YWdzGAEgAygJEg4KBmdyb3VwcxgCIAMoCRISCgpkZXZpY2VfaWRzGAMgAygJItoDCgdSb2xsb3V0EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSEAoIY2xhc3NfaWQYAyABKAkSKAoFc3RhdGUYBCABKA4yGS5wZW5kdWx1bS52MS5Sb2xsb3V0U3RhdGUSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgGIAEoCRIQCghzZXF1ZW5jZRgHIAEoBBIuCghzZWxlY3RvchgIIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYCSADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYCiABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgLIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93EhUKDWN1cnJlbnRfcGhhc2UYDCABKA0SMQoNcGhhc2Vfc3RhcnRlZBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGF1c2VfcmVhc29uGA4gASgJIoECChRDcmVhdGVSb2xsb3V0UmVxdWVzdBISCgpyZWxlYXNlX2lkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi4KCHNlbGVjdG9yGAMgASgLMhwucGVuZHVsdW0udjEuUm9sbG91dFNlbGVjdG9yEikKBnBoYXNlcxgEIAMoCzIZLnBlbmR1bHVtLnYxLlJvbGxvdXRQaGFzZRI4ChFmYWlsdXJlX3RocmVzaG9sZBgFIAEoCzIdLnBlbmR1bHVtLnYxLkZhaWx1cmVUaHJlc2hvbGQSLgoGd2luZG93GAYgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3ciPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IikKE1BhdXNlUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI9ChRQYXVzZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIqChRSZXN1bWVSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj4KFVJlc3VtZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNBYm9ydFJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUQWJvcnRSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiSQoWU2V0RGV2aWNlTGFiZWxzUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkSDAoEdGFncxgCIAMoCRIOCgZncm91cHMYAyADKAkiPgoXU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLsAwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBIOCgZzaWxlbnQYDCABKAgSDAoEdGFncxgNIAMoCRIOCgZncm91cHMYDiADKAkaMAoOSW52ZW50b3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChJMaXN0RGV2aWNlc1JlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSEwoLc2lsZW50X29ubHkYAiABKAgiOwoTTGlzdERldmljZXNSZXNwb25zZRIkCgdkZXZpY2VzGAEgAygLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE0FjY2VwdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFEFjY2VwdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNSZWplY3REZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRSZWplY3REZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiQQoZUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBISCgpwdWJsaWNfa2V5GAEgASgMEhAKCGNsYXNzX2lkGAIgASgJIkEKGlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIuChlEZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJBChpEZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiZQobQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEiYKA3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIMCgR1c2VzGAMgASgNImYKHENyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2USDQoFdG9rZW4YASABKAkSCgoCaWQYAiABKAkSKwoHZXhwaXJlcxgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqfAoMUm9sbG91dFN0YXRlEh0KGVJPTExPVVRfU1RBVEVfVU5TUEVDSUZJRUQQABIYChRST0xMT1VUX1NUQVRFX0FDVElWRRABEhgKFFJPTExPVVRfU1RBVEVfUEFVU0VEEAISGQoVUk9MTE9VVF9TVEFURV9BQk9SVEVEEAMqtAEKD0RldmljZUFkbWlzc2lvbhIgChxERVZJQ0VfQURNSVNTSU9OX1VOU1BFQ0lGSUVEEAASHAoYREVWSUNFX0FETUlTU0lPTl9QRU5ESU5HEAESHQoZREVWSUNFX0FETUlTU0lPTl9BQ0NFUFRFRBACEh0KGURFVklDRV9BRE1JU1NJT05fUkVKRUNURUQQAxIjCh9ERVZJQ0VfQURNSVNTSU9OX0RFQ09NTUlTU0lPTkVEEAQy0ggKDEZsZWV0U2VydmljZRJWCg1DcmVhdGVSb2xsb3V0EiEucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5DcmVhdGVSb2xsb3V0UmVzcG9uc2USUwoMTGlzdFJvbGxvdXRzEiAucGVuZHVsdW0udjEuTGlzdFJvbGxvdXRzUmVxdWVzdBohLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1Jlc3BvbnNlElMKDFBhdXNlUm9sbG91dBIgLnBlbmR1bHVtLnYxLlBhdXNlUm9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXNwb25zZRJWCg1SZXN1bWVSb2xsb3V0EiEucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5SZXN1bWVSb2xsb3V0UmVzcG9uc2USUwoMQWJvcnRSb2xsb3V0EiAucGVuZHVsdW0udjEuQWJvcnRSb2xsb3V0UmVxdWVzdBohLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlc3BvbnNlElwKD1NldERldmljZUxhYmVscxIjLnBlbmR1bHVtLnYxLlNldERldmljZUxhYmVsc1JlcXVlc3QaJC5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVzcG9uc2USUwoMQWNjZXB0RGV2aWNlEiAucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlc3BvbnNlElMKDFJlamVjdERldmljZRIgLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXNwb25zZRJlChJQcmVhdXRob3JpemVEZXZpY2USJi5wZW5kdWx1bS52MS5QcmVhdXRob3JpemVEZXZpY2VSZXF1ZXN0GicucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVzcG9uc2USZQoSRGVjb21taXNzaW9uRGV2aWNlEiYucGVuZHVsdW0udjEuRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlc3BvbnNlEmsKFENyZWF0ZUVucm9sbWVudFRva2VuEigucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0GikucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
+  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJDCg9Sb2xsb3V0U2VsZWN0b3ISDAoEdGFncxgBIAMoCRIOCgZncm91cHMYAiADKAkSEgoKZGV2aWNlX2lkcxgDIAMoCSLaAwoHUm9sbG91dBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEhAKCGNsYXNzX2lkGAMgASgJEigKBXN0YXRlGAQgASgOMhkucGVuZHVsdW0udjEuUm9sbG91dFN0YXRlEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSEAoIc2VxdWVuY2UYByABKAQSLgoIc2VsZWN0b3IYCCABKAsyHC5wZW5kdWx1bS52MS5Sb2xsb3V0U2VsZWN0b3ISKQoGcGhhc2VzGAkgAygLMhkucGVuZHVsdW0udjEuUm9sbG91dFBoYXNlEjgKEWZhaWx1cmVfdGhyZXNob2xkGAogASgLMh0ucGVuZHVsdW0udjEuRmFpbHVyZVRocmVzaG9sZBIuCgZ3aW5kb3cYCyABKAsyHi5wZW5kdWx1bS52MS5NYWludGVuYW5jZVdpbmRvdxIVCg1jdXJyZW50X3BoYXNlGAwgASgNEjEKDXBoYXNlX3N0YXJ0ZWQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBhdXNlX3JlYXNvbhgOIAEoCSKBAgoUQ3JlYXRlUm9sbG91dFJlcXVlc3QSEgoKcmVsZWFzZV9pZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIuCghzZWxlY3RvchgDIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYBCADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYBSABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgGIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93Ij4KFUNyZWF0ZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIVChNMaXN0Um9sbG91dHNSZXF1ZXN0Ij4KFExpc3RSb2xsb3V0c1Jlc3BvbnNlEiYKCHJvbGxvdXRzGAEgAygLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNQYXVzZVJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUUGF1c2VSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKgoUUmVzdW1lUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI+ChVSZXN1bWVSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKQoTQWJvcnRSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj0KFEFib3J0Um9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IkkKFlNldERldmljZUxhYmVsc1JlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJEgwKBHRhZ3MYAiADKAkSDgoGZ3JvdXBzGAMgAygJIj4KF1NldERldmljZUxhYmVsc1Jlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSKSAgoKRGVwbG95bWVudBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSKwoFc3RhdGUYBCABKA4yHC5wZW5kdWx1bS52MS5EZXBsb3ltZW50U3RhdGUSEgoKZXJyb3JfY29kZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhIKCmJ5dGVzX2RvbmUYByABKAQSEwoLYnl0ZXNfdG90YWwYCCABKAQSKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdXBkYXRlZBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi7AMKBkRldmljZRIKCgJpZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIvCglhZG1pc3Npb24YAyABKA4yHC5wZW5kdWx1bS52MS5EZXZpY2VBZG1pc3Npb24SJgoLYm9vdGVkX3Nsb3QYBCABKA4yES5wZW5kdWx1bS52MS5TbG90EhkKEWluc3RhbGxlZF92ZXJzaW9uGAUgASgJEhoKEmNvbW1pdHRlZF9zZXF1ZW5jZRgGIAEoBBITCgthZ2VudF9zdGF0ZRgHIAEoCRItCglsYXN0X3NlZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2NyZWF0ZWQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCWludmVudG9yeRgKIAMoCzIiLnBlbmR1bHVtLnYxLkRldmljZS5JbnZlbnRvcnlFbnRyeRIsCgtkZXBsb3ltZW50cxgLIAMoCzIXLnBlbmR1bHVtLnYxLkRlcGxveW1lbnQSDgoGc2lsZW50GAwgASgIEgwKBHRhZ3MYDSADKAkSDgoGZ3JvdXBzGA4gAygJGjAKDkludmVudG9yeUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOwoSTGlzdERldmljZXNSZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEhMKC3NpbGVudF9vbmx5GAIgASgIIjsKE0xpc3REZXZpY2VzUmVzcG9uc2USJAoHZGV2aWNlcxgBIAMoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNBY2NlcHREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRBY2NlcHREZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTUmVqZWN0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUUmVqZWN0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIkEKGVByZWF1dGhvcml6ZURldmljZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCSJBChpQcmVhdXRob3JpemVEZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiLgoZRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiQQoaRGVjb21taXNzaW9uRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlImUKG0NyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCRImCgN0dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEdXNlcxgDIAEoDSJmChxDcmVhdGVFbnJvbG1lbnRUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEgoKAmlkGAIgASgJEisKB2V4cGlyZXMYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnwKDFJvbGxvdXRTdGF0ZRIdChlST0xMT1VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUUk9MTE9VVF9TVEFURV9BQ1RJVkUQARIYChRST0xMT1VUX1NUQVRFX1BBVVNFRBACEhkKFVJPTExPVVRfU1RBVEVfQUJPUlRFRBADKrQBCg9EZXZpY2VBZG1pc3Npb24SIAocREVWSUNFX0FETUlTU0lPTl9VTlNQRUNJRklFRBAAEhwKGERFVklDRV9BRE1JU1NJT05fUEVORElORxABEh0KGURFVklDRV9BRE1JU1NJT05fQUNDRVBURUQQAhIdChlERVZJQ0VfQURNSVNTSU9OX1JFSkVDVEVEEAMSIwofREVWSUNFX0FETUlTU0lPTl9ERUNPTU1JU1NJT05FRBAEMtIICgxGbGVldFNlcnZpY2USVgoNQ3JlYXRlUm9sbG91dBIhLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlc3BvbnNlElMKDExpc3RSb2xsb3V0cxIgLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXNwb25zZRJTCgxQYXVzZVJvbGxvdXQSIC5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXF1ZXN0GiEucGVuZHVsdW0udjEuUGF1c2VSb2xsb3V0UmVzcG9uc2USVgoNUmVzdW1lUm9sbG91dBIhLnBlbmR1bHVtLnYxLlJlc3VtZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlc3BvbnNlElMKDEFib3J0Um9sbG91dBIgLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5BYm9ydFJvbGxvdXRSZXNwb25zZRJcCg9TZXREZXZpY2VMYWJlbHMSIy5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXF1ZXN0GiQucGVuZHVsdW0udjEuU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USUAoLTGlzdERldmljZXMSHy5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1JlcXVlc3QaIC5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlElMKDEFjY2VwdERldmljZRIgLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXNwb25zZRJTCgxSZWplY3REZXZpY2USIC5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVzcG9uc2USZQoSUHJlYXV0aG9yaXplRGV2aWNlEiYucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEmUKEkRlY29tbWlzc2lvbkRldmljZRImLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRJrChRDcmVhdGVFbnJvbG1lbnRUb2tlbhIoLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBopLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
 
 /**
  * RolloutPhase is one step of a rollout.
@@ -90,43 +90,6 @@ export const FailureThresholdSchema: GenMessage<FailureThreshold> = /*@__PURE__*
   messageDesc(file_pendulum_v1_fleet, 1);
 
 /**
- * MaintenanceWindow is when devices may activate (reboot into) the release.
- * Outside it they download and install to the inactive slot, then wait.
- *
- * @generated from message pendulum.v1.MaintenanceWindow
- */
-export type MaintenanceWindow = Message<"pendulum.v1.MaintenanceWindow"> & {
-  /**
-   * Five-field cron (minute hour day-of-month month day-of-week): when the
-   * window opens, in `timezone`.
-   *
-   * @generated from field: string cron = 1;
-   */
-  cron: string;
-
-  /**
-   * How long it stays open (at most 7 days).
-   *
-   * @generated from field: google.protobuf.Duration duration = 2;
-   */
-  duration?: Duration | undefined;
-
-  /**
-   * IANA time zone, e.g. "Europe/Berlin".
-   *
-   * @generated from field: string timezone = 3;
-   */
-  timezone: string;
-};
-
-/**
- * Describes the message pendulum.v1.MaintenanceWindow.
- * Use `create(MaintenanceWindowSchema)` to create a new message.
- */
-export const MaintenanceWindowSchema: GenMessage<MaintenanceWindow> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 2);
-
-/**
  * RolloutSelector picks devices within the release's class: those named in
  * `device_ids`, and those that carry every tag in `tags` and belong to at
  * least one of `groups` (an empty list asks nothing). With only ids given,
@@ -156,7 +119,7 @@ export type RolloutSelector = Message<"pendulum.v1.RolloutSelector"> & {
  * Use `create(RolloutSelectorSchema)` to create a new message.
  */
 export const RolloutSelectorSchema: GenMessage<RolloutSelector> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 3);
+  messageDesc(file_pendulum_v1_fleet, 2);
 
 /**
  * Rollout offers one release to a selected part of the fleet.
@@ -248,7 +211,7 @@ export type Rollout = Message<"pendulum.v1.Rollout"> & {
  * Use `create(RolloutSchema)` to create a new message.
  */
 export const RolloutSchema: GenMessage<Rollout> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 4);
+  messageDesc(file_pendulum_v1_fleet, 3);
 
 /**
  * CreateRolloutRequest names the release, the devices and the plan.
@@ -298,7 +261,7 @@ export type CreateRolloutRequest = Message<"pendulum.v1.CreateRolloutRequest"> &
  * Use `create(CreateRolloutRequestSchema)` to create a new message.
  */
 export const CreateRolloutRequestSchema: GenMessage<CreateRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 5);
+  messageDesc(file_pendulum_v1_fleet, 4);
 
 /**
  * CreateRolloutResponse returns the new rollout.
@@ -317,7 +280,7 @@ export type CreateRolloutResponse = Message<"pendulum.v1.CreateRolloutResponse">
  * Use `create(CreateRolloutResponseSchema)` to create a new message.
  */
 export const CreateRolloutResponseSchema: GenMessage<CreateRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 6);
+  messageDesc(file_pendulum_v1_fleet, 5);
 
 /**
  * ListRolloutsRequest is empty.
@@ -332,7 +295,7 @@ export type ListRolloutsRequest = Message<"pendulum.v1.ListRolloutsRequest"> & {
  * Use `create(ListRolloutsRequestSchema)` to create a new message.
  */
 export const ListRolloutsRequestSchema: GenMessage<ListRolloutsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 7);
+  messageDesc(file_pendulum_v1_fleet, 6);
 
 /**
  * ListRolloutsResponse lists rollouts, newest first.
@@ -351,7 +314,7 @@ export type ListRolloutsResponse = Message<"pendulum.v1.ListRolloutsResponse"> &
  * Use `create(ListRolloutsResponseSchema)` to create a new message.
  */
 export const ListRolloutsResponseSchema: GenMessage<ListRolloutsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 8);
+  messageDesc(file_pendulum_v1_fleet, 7);
 
 /**
  * PauseRolloutRequest names the rollout.
@@ -370,7 +333,7 @@ export type PauseRolloutRequest = Message<"pendulum.v1.PauseRolloutRequest"> & {
  * Use `create(PauseRolloutRequestSchema)` to create a new message.
  */
 export const PauseRolloutRequestSchema: GenMessage<PauseRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 9);
+  messageDesc(file_pendulum_v1_fleet, 8);
 
 /**
  * PauseRolloutResponse returns the rollout.
@@ -389,7 +352,7 @@ export type PauseRolloutResponse = Message<"pendulum.v1.PauseRolloutResponse"> &
  * Use `create(PauseRolloutResponseSchema)` to create a new message.
  */
 export const PauseRolloutResponseSchema: GenMessage<PauseRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 10);
+  messageDesc(file_pendulum_v1_fleet, 9);
 
 /**
  * ResumeRolloutRequest names the rollout.
@@ -408,7 +371,7 @@ export type ResumeRolloutRequest = Message<"pendulum.v1.ResumeRolloutRequest"> &
  * Use `create(ResumeRolloutRequestSchema)` to create a new message.
  */
 export const ResumeRolloutRequestSchema: GenMessage<ResumeRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 11);
+  messageDesc(file_pendulum_v1_fleet, 10);
 
 /**
  * ResumeRolloutResponse returns the rollout.
@@ -427,7 +390,7 @@ export type ResumeRolloutResponse = Message<"pendulum.v1.ResumeRolloutResponse">
  * Use `create(ResumeRolloutResponseSchema)` to create a new message.
  */
 export const ResumeRolloutResponseSchema: GenMessage<ResumeRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 12);
+  messageDesc(file_pendulum_v1_fleet, 11);
 
 /**
  * AbortRolloutRequest names the rollout.
@@ -446,7 +409,7 @@ export type AbortRolloutRequest = Message<"pendulum.v1.AbortRolloutRequest"> & {
  * Use `create(AbortRolloutRequestSchema)` to create a new message.
  */
 export const AbortRolloutRequestSchema: GenMessage<AbortRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 13);
+  messageDesc(file_pendulum_v1_fleet, 12);
 
 /**
  * AbortRolloutResponse returns the rollout.
@@ -465,7 +428,7 @@ export type AbortRolloutResponse = Message<"pendulum.v1.AbortRolloutResponse"> &
  * Use `create(AbortRolloutResponseSchema)` to create a new message.
  */
 export const AbortRolloutResponseSchema: GenMessage<AbortRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 14);
+  messageDesc(file_pendulum_v1_fleet, 13);
 
 /**
  * SetDeviceLabelsRequest replaces a device's labels. A label is 1 to 64 of
@@ -495,7 +458,7 @@ export type SetDeviceLabelsRequest = Message<"pendulum.v1.SetDeviceLabelsRequest
  * Use `create(SetDeviceLabelsRequestSchema)` to create a new message.
  */
 export const SetDeviceLabelsRequestSchema: GenMessage<SetDeviceLabelsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 15);
+  messageDesc(file_pendulum_v1_fleet, 14);
 
 /**
  * SetDeviceLabelsResponse returns the device.
@@ -514,7 +477,7 @@ export type SetDeviceLabelsResponse = Message<"pendulum.v1.SetDeviceLabelsRespon
  * Use `create(SetDeviceLabelsResponseSchema)` to create a new message.
  */
 export const SetDeviceLabelsResponseSchema: GenMessage<SetDeviceLabelsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 16);
+  messageDesc(file_pendulum_v1_fleet, 15);
 
 /**
  * Deployment is one device's attempt to install one release.
@@ -578,7 +541,7 @@ export type Deployment = Message<"pendulum.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 17);
+  messageDesc(file_pendulum_v1_fleet, 16);
 
 /**
  * Device is what the server knows about one device.
@@ -670,7 +633,7 @@ export type Device = Message<"pendulum.v1.Device"> & {
  * Use `create(DeviceSchema)` to create a new message.
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 18);
+  messageDesc(file_pendulum_v1_fleet, 17);
 
 /**
  * ListDevicesRequest filters devices.
@@ -698,7 +661,7 @@ export type ListDevicesRequest = Message<"pendulum.v1.ListDevicesRequest"> & {
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 19);
+  messageDesc(file_pendulum_v1_fleet, 18);
 
 /**
  * ListDevicesResponse lists devices.
@@ -717,7 +680,7 @@ export type ListDevicesResponse = Message<"pendulum.v1.ListDevicesResponse"> & {
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 20);
+  messageDesc(file_pendulum_v1_fleet, 19);
 
 /**
  * AcceptDeviceRequest names the device.
@@ -736,7 +699,7 @@ export type AcceptDeviceRequest = Message<"pendulum.v1.AcceptDeviceRequest"> & {
  * Use `create(AcceptDeviceRequestSchema)` to create a new message.
  */
 export const AcceptDeviceRequestSchema: GenMessage<AcceptDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 21);
+  messageDesc(file_pendulum_v1_fleet, 20);
 
 /**
  * AcceptDeviceResponse returns the device.
@@ -755,7 +718,7 @@ export type AcceptDeviceResponse = Message<"pendulum.v1.AcceptDeviceResponse"> &
  * Use `create(AcceptDeviceResponseSchema)` to create a new message.
  */
 export const AcceptDeviceResponseSchema: GenMessage<AcceptDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 22);
+  messageDesc(file_pendulum_v1_fleet, 21);
 
 /**
  * RejectDeviceRequest names the device.
@@ -774,7 +737,7 @@ export type RejectDeviceRequest = Message<"pendulum.v1.RejectDeviceRequest"> & {
  * Use `create(RejectDeviceRequestSchema)` to create a new message.
  */
 export const RejectDeviceRequestSchema: GenMessage<RejectDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 23);
+  messageDesc(file_pendulum_v1_fleet, 22);
 
 /**
  * RejectDeviceResponse returns the device.
@@ -793,7 +756,7 @@ export type RejectDeviceResponse = Message<"pendulum.v1.RejectDeviceResponse"> &
  * Use `create(RejectDeviceResponseSchema)` to create a new message.
  */
 export const RejectDeviceResponseSchema: GenMessage<RejectDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 24);
+  messageDesc(file_pendulum_v1_fleet, 23);
 
 /**
  * PreauthorizeDeviceRequest names the device by its public key.
@@ -819,7 +782,7 @@ export type PreauthorizeDeviceRequest = Message<"pendulum.v1.PreauthorizeDeviceR
  * Use `create(PreauthorizeDeviceRequestSchema)` to create a new message.
  */
 export const PreauthorizeDeviceRequestSchema: GenMessage<PreauthorizeDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 25);
+  messageDesc(file_pendulum_v1_fleet, 24);
 
 /**
  * PreauthorizeDeviceResponse returns the device.
@@ -838,7 +801,7 @@ export type PreauthorizeDeviceResponse = Message<"pendulum.v1.PreauthorizeDevice
  * Use `create(PreauthorizeDeviceResponseSchema)` to create a new message.
  */
 export const PreauthorizeDeviceResponseSchema: GenMessage<PreauthorizeDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 26);
+  messageDesc(file_pendulum_v1_fleet, 25);
 
 /**
  * DecommissionDeviceRequest names the device.
@@ -857,7 +820,7 @@ export type DecommissionDeviceRequest = Message<"pendulum.v1.DecommissionDeviceR
  * Use `create(DecommissionDeviceRequestSchema)` to create a new message.
  */
 export const DecommissionDeviceRequestSchema: GenMessage<DecommissionDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 27);
+  messageDesc(file_pendulum_v1_fleet, 26);
 
 /**
  * DecommissionDeviceResponse returns the device.
@@ -876,7 +839,7 @@ export type DecommissionDeviceResponse = Message<"pendulum.v1.DecommissionDevice
  * Use `create(DecommissionDeviceResponseSchema)` to create a new message.
  */
 export const DecommissionDeviceResponseSchema: GenMessage<DecommissionDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 28);
+  messageDesc(file_pendulum_v1_fleet, 27);
 
 /**
  * CreateEnrolmentTokenRequest says whom the token admits.
@@ -911,7 +874,7 @@ export type CreateEnrolmentTokenRequest = Message<"pendulum.v1.CreateEnrolmentTo
  * Use `create(CreateEnrolmentTokenRequestSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenRequestSchema: GenMessage<CreateEnrolmentTokenRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 29);
+  messageDesc(file_pendulum_v1_fleet, 28);
 
 /**
  * CreateEnrolmentTokenResponse carries the secret, shown once.
@@ -940,7 +903,7 @@ export type CreateEnrolmentTokenResponse = Message<"pendulum.v1.CreateEnrolmentT
  * Use `create(CreateEnrolmentTokenResponseSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenResponseSchema: GenMessage<CreateEnrolmentTokenResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 30);
+  messageDesc(file_pendulum_v1_fleet, 29);
 
 /**
  * RolloutState is the lifecycle of a rollout.

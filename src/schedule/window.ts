@@ -3,7 +3,7 @@
 // its inactive slot. A window opens on a cron schedule in a time zone and
 // stays open for a duration. Pure but for croner, which does the calendar.
 import { Cron } from 'croner';
-import { PendulumError } from '../../errors.js';
+import { PendulumError } from '../errors.js';
 
 export interface WindowSpec {
   // Five-field cron: minute hour day-of-month month day-of-week.

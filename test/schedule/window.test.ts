@@ -1,7 +1,7 @@
 // Maintenance windows: open on a cron schedule in a time zone for a
 // duration, across daylight-saving changes; bad specs refused.
 import { describe, expect, it } from 'vitest';
-import { parseWindow } from '../../../src/server/rollouts/window.js';
+import { parseWindow } from '../../src/schedule/window.js';
 
 const hour = 3_600_000;
 // 02:00-04:00 every night, Berlin time.
