@@ -31,6 +31,10 @@ export interface ServeOptions<P> {
   readonly authorize: (method: DescMethod, metadata: Metadata) => Promise<P>;
   // Told about every error that is not a PendulumError (a bug, or a library failure).
   readonly onInternalError: (error: unknown, path: string) => void;
+  // Awaited before a reply, or a stream's first message, leaves: resolves
+  // once whatever the handler may have read is durable (the store's group
+  // commit), so no caller hears of state a power cut could take back.
+  readonly beforeReply?: () => Promise<void>;
 }
 
 type AnyCall =
@@ -79,12 +83,18 @@ export function methodDefinition(
     responseStream:
       method.methodKind === 'server_streaming' || method.methodKind === 'bidi_streaming',
     requestSerialize: (value: unknown) =>
-      Buffer.from(toBinary(method.input, create(method.input, value as never))),
+      asBuffer(toBinary(method.input, create(method.input, value as never))),
     requestDeserialize: (bytes: Buffer) => new Encoded(method, bytes),
     responseSerialize: (value: unknown) =>
-      Buffer.from(toBinary(method.output, create(method.output, value as never))),
+      asBuffer(toBinary(method.output, create(method.output, value as never))),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
+}
+
+// asBuffer views encoded bytes as a Buffer without copying them (a download
+// chunk is a megabyte; Buffer.from would copy it once more).
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 // Encoded holds a request's bytes until its handler decodes them, once the
@@ -140,101 +150,175 @@ function makeHandler<P>(
     options.onInternalError(error, path);
     return { code: status.INTERNAL, details: 'internal error' };
   };
-  const context = async (call: AnyCall): Promise<CallContext<P>> => {
-    const abort = new AbortController();
-    (call as EventEmitter).on('cancelled', () =>
-      abort.abort(new PendulumError('CANCELLED', 'call cancelled by the client')),
+  const settle = options.beforeReply ?? (async () => undefined);
+  // settled passes a handler's outcome on once what it read is durable.
+  const settled = <T>(outcome: Promise<T>): Promise<T> =>
+    outcome.then(
+      async (value) => {
+        await settle();
+        return value;
+      },
+      async (error: unknown) => {
+        await settle().catch(() => undefined);
+        throw error;
+      },
     );
-    const principal = principalOf(call.metadata) as P;
-    return { path, metadata: call.metadata, signal: abort.signal, peer: call.getPeer(), principal };
-  };
   switch (method.methodKind) {
     case 'unary':
       return ((call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        context(call)
-          .then(
-            (ctx) =>
-              handler(decoded(call.request), ctx as CallContext<unknown>) as Promise<unknown>,
-          )
-          .then(
-            (value) => callback(null, value),
-            (error) => callback(fail(error, call)),
-          );
+        const life = callLife(call);
+        settled(
+          (async () =>
+            handler(decoded(call.request), contextOf(call, path, life)) as Promise<unknown>)(),
+        ).then(
+          (value) => {
+            life.finish();
+            callback(null, value);
+          },
+          (error) => {
+            life.finish();
+            callback(fail(error, call));
+          },
+        );
       }) as UntypedHandleCall;
     case 'client_streaming':
       return ((call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        context(call)
-          .then(
-            (ctx) =>
-              handler(
-                decodedStream(call as AsyncIterable<unknown>),
-                ctx as CallContext<unknown>,
-              ) as Promise<unknown>,
-          )
-          .then(
-            (value) => callback(null, value),
-            (error) => {
-              call.destroy();
-              callback(fail(error, call));
-            },
-          );
+        const life = callLife(call);
+        settled(
+          (async () =>
+            handler(
+              decodedStream(call as AsyncIterable<unknown>),
+              contextOf(call, path, life),
+            ) as Promise<unknown>)(),
+        ).then(
+          (value) => {
+            life.finish();
+            callback(null, value);
+          },
+          (error) => {
+            life.finish();
+            call.destroy();
+            callback(fail(error, call));
+          },
+        );
       }) as UntypedHandleCall;
     case 'server_streaming':
       return ((call: ServerWritableStream<unknown, unknown>) => {
+        const life = callLife(call);
         writeAll(
           call,
-          async () => {
-            const ctx = await context(call);
-            return handler(
-              decoded(call.request),
-              ctx as CallContext<unknown>,
-            ) as AsyncIterable<unknown>;
-          },
+          async () =>
+            handler(decoded(call.request), contextOf(call, path, life)) as AsyncIterable<unknown>,
           (error) => fail(error, call),
+          settle,
+          life,
         );
       }) as UntypedHandleCall;
     case 'bidi_streaming':
       return ((call: ServerDuplexStream<unknown, unknown>) => {
+        const life = callLife(call);
         writeAll(
           call,
           async () =>
             handler(
               decodedStream(call as AsyncIterable<unknown>),
-              (await context(call)) as CallContext<unknown>,
+              contextOf(call, path, life),
             ) as AsyncIterable<unknown>,
           (error) => fail(error, call),
+          settle,
+          life,
         );
       }) as UntypedHandleCall;
   }
 }
 
-// writeAll drains an async iterable into a response stream, honouring back-pressure.
+interface CallLife {
+  // The signal a handler is given; made when first asked for.
+  signal(): AbortSignal;
+  // finish marks the reply sent: the stream closing after it is no cancellation.
+  finish(): void;
+}
+
+// callLife follows one call: grpc-js reports the stream of every call closing,
+// finished or not, as 'cancelled'; only one closing before the reply aborts
+// the handler's signal. Most handlers never ask for the signal, so none is
+// made for them.
+function callLife(call: AnyCall): CallLife {
+  let abort: AbortController | undefined;
+  let finished = false;
+  const cancel = () => abort?.abort(new PendulumError('CANCELLED', 'call cancelled by the client'));
+  (call as EventEmitter).once('cancelled', () => {
+    if (!finished) cancel();
+  });
+  return {
+    signal() {
+      if (abort === undefined) {
+        abort = new AbortController();
+        if (call.cancelled && !finished) cancel();
+      }
+      return abort.signal;
+    },
+    finish() {
+      finished = true;
+    },
+  };
+}
+
+// contextOf is what a handler learns of its call.
+function contextOf<P>(call: AnyCall, path: string, life: CallLife): CallContext<P> {
+  const principal = principalOf(call.metadata) as P;
+  return {
+    path,
+    metadata: call.metadata,
+    principal,
+    get signal() {
+      return life.signal();
+    },
+    get peer() {
+      return call.getPeer();
+    },
+  };
+}
+
+// writeAll drains an async iterable into a response stream, one message at a
+// time: the next is taken only once HTTP/2 has taken the last, which for a
+// peer that reads slowly is when its flow-control window allows. (grpc-js
+// would queue 16 messages before write() said to wait: 16 MiB of a download
+// held per slow device.) `settle` is awaited before the first message and the end.
 function writeAll(
   call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
   start: () => Promise<AsyncIterable<unknown>>,
   fail: (error: unknown) => Partial<StatusObject>,
+  settle: () => Promise<void>,
+  life: CallLife,
 ): void {
   let cancelled = false;
   call.on('cancelled', () => {
     cancelled = true;
   });
   (async () => {
+    let first = true;
     for await (const message of await start()) {
       if (cancelled) return;
-      if (!call.write(message)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            call.off('drain', done);
-            call.off('cancelled', done);
-            resolve();
-          };
-          call.on('drain', done);
-          call.on('cancelled', done);
-        });
+      if (first) {
+        first = false;
+        await settle();
       }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off('cancelled', done);
+          resolve();
+        };
+        call.on('cancelled', done);
+        call.write(message, done);
+      });
     }
+    await settle();
+    life.finish();
     call.end();
-  })().catch((error: unknown) => {
+  })().catch(async (error: unknown) => {
+    await settle().catch(() => undefined);
+    life.finish();
     if (!cancelled) call.emit('error', fail(error));
   });
 }

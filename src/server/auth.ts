@@ -2,8 +2,9 @@
 // token with a role. One table says which role each method needs.
 import type { DescMethod } from '@bufbuild/protobuf';
 import type { Metadata } from '@grpc/grpc-js';
-import { PendulumError } from '../errors.js';
+import { invariant, PendulumError } from '../errors.js';
 import { bearerToken } from '../rpc/auth.js';
+import { createReadCache } from './cache/read-cache.js';
 import type { Store } from './store/index.js';
 import { isTokenShaped } from './store/tokens.js';
 
@@ -68,26 +69,53 @@ export function apiAuthorizer(store: Store) {
   };
 }
 
+// Device tokens checked recently, at most: a fleet polling every five minutes
+// with a short cache_ttl stays far below it.
+const maxCachedDeviceTokens = 100_000;
+
 // deviceAuthorizer checks a device token; Authenticate is the one open method.
-export function deviceAuthorizer(store: Store, now: () => Date) {
+// A token found valid is trusted for `cacheTtlMs` without asking the store
+// again (never past its expiry): a device rejected or decommissioned through
+// this server is refused at once, through another replica within cacheTtlMs.
+export function deviceAuthorizer(store: Store, now: () => Date, cacheTtlMs = 0) {
+  const sessions = createReadCache<string, DevicePrincipal & { expiresAtMs: number }>({
+    ttlMs: cacheTtlMs,
+    version: () => store.changes.deviceAccess,
+    maxEntries: maxCachedDeviceTokens,
+  });
+  const lookup = async (token: string) => {
+    const found = await store.tokens.findDeviceToken(token, now());
+    if (found === undefined)
+      throw new PendulumError(
+        'UNAUTHENTICATED',
+        'device token unknown or expired; authenticate again',
+      );
+    const device = await store.devices.get(found.deviceId);
+    if (device === undefined || device.admission !== 'accepted') {
+      throw new PendulumError('PERMISSION_DENIED', `device ${found.deviceId} is not admitted`);
+    }
+    return {
+      deviceId: found.deviceId,
+      classId: device.classId,
+      expiresAtMs: Date.parse(found.expiresAt),
+    };
+  };
   return async (method: DescMethod, metadata: Metadata): Promise<DevicePrincipal | undefined> => {
     if (method.localName === 'authenticate') return undefined;
     const token = bearerToken(metadata);
     if (token === undefined)
       throw new PendulumError('UNAUTHENTICATED', 'missing device token; call Authenticate first');
-    const deviceId = isTokenShaped(token, 'device')
-      ? await store.tokens.findDeviceToken(token, now())
-      : undefined;
-    if (deviceId === undefined)
+    // Only a token that could be ours costs a database read.
+    if (!isTokenShaped(token, 'device'))
       throw new PendulumError(
         'UNAUTHENTICATED',
         'device token unknown or expired; authenticate again',
       );
-    const device = await store.devices.get(deviceId);
-    if (device === undefined || device.admission !== 'accepted') {
-      throw new PendulumError('PERMISSION_DENIED', `device ${deviceId} is not admitted`);
-    }
-    return { deviceId, classId: device.classId };
+    let session = await sessions.get(token, () => lookup(token));
+    if (session !== undefined && session.expiresAtMs <= now().getTime())
+      session = await sessions.fresh(token, () => lookup(token));
+    invariant(session !== undefined, 'a device token lookup returns a session or throws');
+    return { deviceId: session.deviceId, classId: session.classId };
   };
 }
 

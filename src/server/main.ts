@@ -75,7 +75,9 @@ export async function startServer(
   });
   const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
-  const store = createStore(await openDatabase({ path: paths.database }));
+  const store = createStore(
+    await openDatabase({ path: paths.database, syncIntervalMs: config.commit_sync_interval }),
+  );
   const ctx: ServerContext = {
     store,
     payloads,
@@ -93,17 +95,22 @@ export async function startServer(
   });
   const onInternalError = (error: unknown, path: string) =>
     log.error({ err: error, path }, 'internal error');
+  // Replies wait for the commits they may have read (group commit, store/group-commit.ts).
+  const beforeReply = () => store.durable();
   addService(server, DeviceService, createDeviceService(ctx), {
-    authorize: deviceAuthorizer(store, now),
+    authorize: deviceAuthorizer(store, now, config.cache_ttl),
     onInternalError,
+    beforeReply,
   });
   addService(server, PublisherService, createPublisherService(ctx), {
     authorize: apiAuthorizer(store),
     onInternalError,
+    beforeReply,
   });
   addService(server, FleetService, createFleetService(ctx), {
     authorize: apiAuthorizer(store),
     onInternalError,
+    beforeReply,
   });
   const introspection = addIntrospection(server, [
     file_pendulum_v1_device,

@@ -225,7 +225,8 @@ export interface Bridge {
 
 // startBridge serves both services; the token "good" is a device, "explode"
 // makes authorize crash, anything else is refused. Authenticate needs no token.
-export async function startBridge(): Promise<Bridge> {
+// `beforeReply` is the bridge's option of that name.
+export async function startBridge(beforeReply?: () => Promise<void>): Promise<Bridge> {
   const recorder = createRecorder();
   const server = createServer();
   const authorize = async (method: { name: string }, metadata: Metadata) => {
@@ -238,8 +239,13 @@ export async function startBridge(): Promise<Bridge> {
   const onInternalError = (error: unknown, path: string) => {
     recorder.internalErrors.push({ error, path });
   };
-  addService(server, DeviceService, deviceService(recorder), { authorize, onInternalError });
-  addService(server, PublisherService, publisherService(recorder), { authorize, onInternalError });
+  const options = {
+    authorize,
+    onInternalError,
+    ...(beforeReply === undefined ? {} : { beforeReply }),
+  };
+  addService(server, DeviceService, deviceService(recorder), options);
+  addService(server, PublisherService, publisherService(recorder), options);
   const listening = await listen(server);
   const channels: GrpcClient[] = [];
   const channelTo = (address: string) => {

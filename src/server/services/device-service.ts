@@ -1,22 +1,19 @@
 // DeviceService: authenticate devices, hand them offers, stream payloads and
 // record what they report.
 
-import { randomUUID } from 'node:crypto';
-import { create, fromBinary } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { isPendulumError, PendulumError } from '../../errors.js';
-import { type DeviceService, type Offer, OfferSchema } from '../../gen/pendulum/v1/device_pb.js';
+import { PendulumError } from '../../errors.js';
+import type { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
 import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../trust/index.js';
 import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
-import { windowToWire } from '../../wire/window.js';
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
-import { positionOf, reaches } from '../rollouts/controller.js';
-import { selectRelease } from '../rollouts/select-release.js';
 import type { StoredDevice } from '../store/devices.js';
+import { createOfferMaker } from './offers.js';
 
 type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
 
@@ -25,6 +22,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
   const { store, config } = ctx;
   const perPeer = createRateLimiter(config.auth_rate.per_peer);
   const perDevice = createRateLimiter(config.auth_rate.per_device);
+  const offers = createOfferMaker(ctx);
   return {
     async authenticate(request, call) {
       const now = ctx.now();
@@ -131,8 +129,8 @@ export function createDeviceService(ctx: ServerContext): Impl {
         },
         ctx.now(),
       );
-      const offer = await offerFor(ctx, stored, committedSequence);
-      const roots = await store.trustRoots.after(status?.trustRootVersion ?? 0);
+      const offer = await offers.offerFor(stored, committedSequence);
+      const roots = await offers.trustRootsAfter(status?.trustRootVersion ?? 0);
       const now = ctx.now();
       return {
         offer,
@@ -249,74 +247,6 @@ export function createDeviceService(ctx: ServerContext): Impl {
       return {};
     },
   };
-}
-
-// offerFor returns the deployment the device should work on, creating one
-// when a rollout that reaches it (selected, in an open phase) has something
-// new for it; the newest such rollout wins.
-async function offerFor(
-  ctx: ServerContext,
-  device: StoredDevice,
-  committedSequence: number,
-): Promise<Offer | undefined> {
-  const { store } = ctx;
-  let deployment = (await store.deployments.openForDevice(device.id))[0];
-  if (deployment === undefined) {
-    const reaching = (await store.rollouts.activeForClass(device.classId)).filter((r) =>
-      reaches(positionOf(r), device),
-    );
-    if (reaching.length === 0) return undefined;
-    const history = (await store.deployments.listForDevices([device.id])).get(device.id) ?? [];
-    const choice = selectRelease(
-      { committedSequence, attempted: new Set(history.map((d) => d.releaseId)) },
-      reaching.map((r) => ({
-        rolloutId: r.id,
-        releaseId: r.releaseId,
-        sequence: r.sequence,
-        expiresAt: new Date(r.expiresAt),
-        createdAt: new Date(r.createdAt),
-      })),
-      ctx.now(),
-    );
-    if (choice === undefined) return undefined;
-    const release = await store.releases.get(choice.releaseId);
-    if (release === undefined) return undefined;
-    try {
-      deployment = await store.deployments.create({
-        id: randomUUID(),
-        deviceId: device.id,
-        releaseId: choice.releaseId,
-        rolloutId: choice.rolloutId,
-        bytesTotal: release.size,
-        now: ctx.now(),
-      });
-    } catch (error) {
-      // A concurrent check-in of the same device created it first.
-      if (!isPendulumError(error, 'ALREADY_EXISTS')) throw error;
-      deployment = await store.deployments.find(device.id, choice.releaseId);
-    }
-    if (deployment === undefined) return undefined;
-  }
-  const release = await store.releases.get(deployment.releaseId);
-  if (release === undefined)
-    throw new PendulumError(
-      'INTERNAL',
-      `release ${deployment.releaseId} of deployment ${deployment.id} is missing`,
-    );
-  const refs = await store.releases.payloadRefs(release.id);
-  const rollout =
-    deployment.rolloutId === null ? undefined : await store.rollouts.get(deployment.rolloutId);
-  const window = rollout?.plan.window;
-  return create(OfferSchema, {
-    activationWindow: window === undefined ? undefined : windowToWire(window),
-    deploymentId: deployment.id,
-    manifest: fromBinary(SignedSchema, release.signed),
-    payloads: refs.map((ref) => ({
-      component: ref.component,
-      payloadId: ref.payloadId,
-      size: BigInt(ref.size),
-    })),
-  });
 }
 
 // ownDeployment loads a deployment of this device; another device's is "not found".

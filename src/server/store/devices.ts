@@ -3,6 +3,8 @@
 import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { bytesEqual } from '../../trust/digest.js';
+import { createBatcher } from './batch.js';
+import type { StoreChanges } from './changes.js';
 import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Admission, Database, DevicesTable, Slot } from './schema.js';
 import { guarded } from './store-error.js';
@@ -95,16 +97,56 @@ function newDeviceRow(
   };
 }
 
+interface CheckInWrite {
+  readonly id: string;
+  readonly status: CheckIn;
+  readonly at: string;
+}
+
+// writeCheckIn updates one device's reported state; undefined if there is no such device.
+async function writeCheckIn(
+  db: Kysely<Database>,
+  { id, status, at }: CheckInWrite,
+): Promise<StoredDevice | undefined> {
+  const row = await db
+    .updateTable('devices')
+    .set({
+      booted_slot: status.bootedSlot,
+      installed_version: status.installedVersion,
+      committed_sequence: status.committedSequence,
+      trust_root_version: status.trustRootVersion,
+      agent_state: status.agentState,
+      inventory: JSON.stringify(status.inventory),
+      last_seen_at: at,
+      updated_at: at,
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+  return row === undefined ? undefined : toDevice(row);
+}
+
 function notFound(id: string): PendulumError {
   return new PendulumError('NOT_FOUND', `device ${id} not found`, { context: { deviceId: id } });
 }
 
 // createDeviceRepository binds the device functions to a database.
-export function createDeviceRepository(db: Kysely<Database>) {
+export function createDeviceRepository(db: Kysely<Database>, changes: StoreChanges) {
   const get = async (id: string): Promise<StoredDevice | undefined> => {
     const row = await db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
     return row === undefined ? undefined : toDevice(row);
   };
+
+  // Inside a caller's transaction a check-in is written there and then.
+  const checkIns = db.isTransaction
+    ? undefined
+    : createBatcher<CheckInWrite, StoredDevice | undefined>((items) =>
+        inTransaction(db, async (trx) => {
+          const written: (StoredDevice | undefined)[] = [];
+          for (const item of items) written.push(await writeCheckIn(trx, item));
+          return written;
+        }),
+      );
 
   const mustGet = async (id: string): Promise<StoredDevice> => {
     const device = await get(id);
@@ -177,27 +219,15 @@ export function createDeviceRepository(db: Kysely<Database>) {
       });
     },
 
-    // recordCheckIn stores what the device reported about itself.
+    // recordCheckIn stores what the device reported about itself and returns
+    // the device. Check-ins arriving together are written in one transaction.
     async recordCheckIn(id: string, status: CheckIn, now: Date): Promise<StoredDevice> {
       requireSafeInteger(status.committedSequence, 'committedSequence');
       requireSafeInteger(status.trustRootVersion, 'trustRootVersion');
-      const at = iso(now);
-      const result = await db
-        .updateTable('devices')
-        .set({
-          booted_slot: status.bootedSlot,
-          installed_version: status.installedVersion,
-          committed_sequence: status.committedSequence,
-          trust_root_version: status.trustRootVersion,
-          agent_state: status.agentState,
-          inventory: JSON.stringify(status.inventory),
-          last_seen_at: at,
-          updated_at: at,
-        })
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) throw notFound(id);
-      return mustGet(id);
+      const input = { id, status, at: iso(now) };
+      const device = await (checkIns?.add(input) ?? writeCheckIn(db, input));
+      if (device === undefined) throw notFound(id);
+      return device;
     },
 
     // preauthorize registers a device key before the device first calls, as
@@ -252,11 +282,13 @@ export function createDeviceRepository(db: Kysely<Database>) {
 
     // setAdmission accepts, rejects or holds a device.
     async setAdmission(id: string, admission: Admission, now: Date): Promise<StoredDevice> {
+      changes.deviceAccess++;
       const result = await db
         .updateTable('devices')
         .set({ admission, updated_at: iso(now) })
         .where('id', '=', id)
         .executeTakeFirst();
+      changes.deviceAccess++;
       if (Number(result.numUpdatedRows) === 0) throw notFound(id);
       return mustGet(id);
     },

@@ -3,6 +3,8 @@
 import type { Kysely } from 'kysely';
 import { InvariantError } from '../../errors.js';
 import { type AuditRepository, createAuditRepository } from './audit.js';
+import { createStoreChanges, type StoreChanges } from './changes.js';
+import { whenDurable } from './database.js';
 import { createDeploymentRepository, type DeploymentRepository } from './deployments.js';
 import { createDeviceRepository, type DeviceRepository } from './devices.js';
 import { createPayloadRepository, type PayloadRepository } from './payloads.js';
@@ -14,7 +16,8 @@ import { createTokenRepository, type TokenRepository } from './tokens.js';
 import { createTrustRootRepository, type TrustRootRepository } from './trust-roots.js';
 
 export type { AuditEntry } from './audit.js';
-export { type OpenDatabaseOptions, openDatabase } from './database.js';
+export type { StoreChanges } from './changes.js';
+export { type OpenDatabaseOptions, openDatabase, whenDurable } from './database.js';
 export type {
   DeploymentEvent,
   DeploymentSummary,
@@ -40,35 +43,46 @@ export interface Store {
   readonly devices: DeviceRepository;
   readonly deployments: DeploymentRepository;
   readonly audit: AuditRepository;
+  // This process's writes, counted for the caches in front of the store.
+  readonly changes: StoreChanges;
   // Runs fn with a store bound to one transaction: all its writes commit
   // together or, if fn throws, none do. Inside fn use only the store passed
   // in; the outer store waits for the transaction (SQLite has one connection).
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
+  // Resolves once every commit so far is on stable storage (a write waits
+  // for its own; this is for replies built from what others wrote).
+  durable(): Promise<void>;
   // Closes the database; the store is unusable afterwards.
   close(): Promise<void>;
 }
 
-// createStore builds every repository over `db`.
-export function createStore(db: Kysely<Database>): Store {
+// createStore builds every repository over `db` (inside a transaction, with
+// the change counts of the store that began it).
+export function createStore(
+  db: Kysely<Database>,
+  changes: StoreChanges = createStoreChanges(),
+): Store {
   const store: Store = {
     db,
-    tokens: createTokenRepository(db),
-    trustRoots: createTrustRootRepository(db),
+    tokens: createTokenRepository(db, changes),
+    trustRoots: createTrustRootRepository(db, changes),
     payloads: createPayloadRepository(db),
     releases: createReleaseRepository(db),
-    rollouts: createRolloutRepository(db),
-    devices: createDeviceRepository(db),
+    rollouts: createRolloutRepository(db, changes),
+    devices: createDeviceRepository(db, changes),
     deployments: createDeploymentRepository(db),
     audit: createAuditRepository(db),
+    changes,
     async transaction(fn) {
       // Already inside one: Kysely cannot nest, and joining it is what the caller means.
       if (db.isTransaction) return fn(store);
       try {
-        return await db.transaction().execute((trx) => fn(createStore(trx)));
+        return await db.transaction().execute((trx) => fn(createStore(trx, changes)));
       } catch (error) {
         throw storeError(error, 'transaction');
       }
     },
+    durable: () => whenDurable(db),
     async close() {
       if (db.isTransaction)
         throw new InvariantError('close() called on a store bound to a transaction');

@@ -3,6 +3,7 @@
 import type { Kysely } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { decodePlan, encodePlan, type RolloutPlan, wholeClassPlan } from '../rollouts/plan.js';
+import type { StoreChanges } from './changes.js';
 import { bytes, iso, num } from './rows.js';
 import type { Database, RolloutState } from './schema.js';
 import { guarded } from './store-error.js';
@@ -37,7 +38,7 @@ export interface ActiveRollout extends RolloutSummary {
 export type RolloutRepository = ReturnType<typeof createRolloutRepository>;
 
 // createRolloutRepository binds the rollout functions to a database.
-export function createRolloutRepository(db: Kysely<Database>) {
+export function createRolloutRepository(db: Kysely<Database>, changes: StoreChanges) {
   const summaries = () =>
     db
       .selectFrom('rollouts')
@@ -103,6 +104,7 @@ export function createRolloutRepository(db: Kysely<Database>) {
           phase_started_at: at,
         })
         .execute();
+      changes.rollouts++;
       const created = await get(input.id);
       if (created === undefined)
         throw new PendulumError('INTERNAL', `rollout ${input.id} vanished after insert`);
@@ -150,6 +152,7 @@ export function createRolloutRepository(db: Kysely<Database>) {
         .where('current_phase', '=', from)
         .where('state', '=', 'active')
         .executeTakeFirst();
+      changes.rollouts++;
       return Number(result.numUpdatedRows) === 1;
     },
 
@@ -162,6 +165,7 @@ export function createRolloutRepository(db: Kysely<Database>) {
         .where('id', '=', id)
         .where('state', '=', 'active')
         .executeTakeFirst();
+      changes.rollouts++;
       return Number(result.numUpdatedRows) === 1;
     },
 
@@ -182,6 +186,7 @@ export function createRolloutRepository(db: Kysely<Database>) {
         .where('id', '=', id)
         .where('state', 'in', from)
         .executeTakeFirst();
+      changes.rollouts++;
       const rollout = await get(id);
       if (rollout === undefined)
         throw new PendulumError('NOT_FOUND', `rollout ${id} not found`, {

@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { sha256, toHex } from '../../trust/digest.js';
+import type { StoreChanges } from './changes.js';
 import { iso, requireSafeInteger } from './rows.js';
 import type { ApiRole, Database } from './schema.js';
 import { guarded } from './store-error.js';
@@ -40,7 +41,7 @@ export function isTokenShaped(token: string, kind: keyof typeof tokenShapes): bo
 }
 
 // createTokenRepository binds the token functions to a database.
-export function createTokenRepository(db: Kysely<Database>) {
+export function createTokenRepository(db: Kysely<Database>, changes: StoreChanges) {
   return guarded('tokens', {
     // createApiToken returns the token once; it cannot be recovered later.
     async createApiToken(input: {
@@ -119,15 +120,19 @@ export function createTokenRepository(db: Kysely<Database>) {
       return { token, expiresAt };
     },
 
-    // findDeviceToken resolves a device token that has not expired at `now`.
-    async findDeviceToken(token: string, now: Date): Promise<string | undefined> {
+    // findDeviceToken resolves a device token that has not expired at `now`
+    // to its device and when it expires.
+    async findDeviceToken(
+      token: string,
+      now: Date,
+    ): Promise<{ deviceId: string; expiresAt: string } | undefined> {
       const row = await db
         .selectFrom('device_tokens')
-        .select('device_id')
+        .select(['device_id', 'expires_at'])
         .where('token_hash', '=', hashToken(token))
         .where('expires_at', '>', iso(now))
         .executeTakeFirst();
-      return row?.device_id;
+      return row === undefined ? undefined : { deviceId: row.device_id, expiresAt: row.expires_at };
     },
 
     // deleteExpiredDeviceTokens sweeps tokens past their expiry; returns how many.
@@ -196,10 +201,12 @@ export function createTokenRepository(db: Kysely<Database>) {
 
     // deleteDeviceTokens logs a device out everywhere (rejected, decommissioned).
     async deleteDeviceTokens(deviceId: string): Promise<number> {
+      changes.deviceAccess++;
       const result = await db
         .deleteFrom('device_tokens')
         .where('device_id', '=', deviceId)
         .executeTakeFirst();
+      changes.deviceAccess++;
       return Number(result.numDeletedRows);
     },
   });

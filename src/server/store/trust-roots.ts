@@ -2,6 +2,7 @@
 // every version ever accepted is kept.
 import type { Kysely } from 'kysely';
 import { PendulumError } from '../../errors.js';
+import type { StoreChanges } from './changes.js';
 import { bytes, iso, num, requireSafeInteger } from './rows.js';
 import type { Database } from './schema.js';
 import { guarded, isUniqueViolation } from './store-error.js';
@@ -36,7 +37,7 @@ function toTrustRoot(row: {
 }
 
 // createTrustRootRepository binds the trust-root functions to a database.
-export function createTrustRootRepository(db: Kysely<Database>) {
+export function createTrustRootRepository(db: Kysely<Database>, changes: StoreChanges) {
   return guarded('trustRoots', {
     // latest is the highest version, the one the server verifies releases with.
     async latest(): Promise<StoredTrustRoot | undefined> {
@@ -78,6 +79,7 @@ export function createTrustRootRepository(db: Kysely<Database>) {
       };
       try {
         await db.insertInto('trust_roots').values(row).execute();
+        changes.trustRoots++;
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         throw new PendulumError(

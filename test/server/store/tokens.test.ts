@@ -69,7 +69,7 @@ describe('device tokens', () => {
     });
     expect(token).toMatch(/^pdd_[A-Za-z0-9_-]{43}$/);
     expect(expiresAt).toBe(at(60).toISOString());
-    expect(await store.tokens.findDeviceToken(token, at(59))).toBe('d1');
+    expect((await store.tokens.findDeviceToken(token, at(59)))?.deviceId).toBe('d1');
     expect(await store.tokens.findDeviceToken(token, at(60))).toBeUndefined();
   });
 
@@ -83,7 +83,7 @@ describe('device tokens', () => {
     });
     expect(await store.tokens.deleteExpiredDeviceTokens(at(10))).toBe(1);
     expect(await store.tokens.findDeviceToken(old.token, at(0))).toBeUndefined();
-    expect(await store.tokens.findDeviceToken(live.token, at(10))).toBe('d1');
+    expect((await store.tokens.findDeviceToken(live.token, at(10)))?.deviceId).toBe('d1');
   });
 
   it('a rejected device is logged out everywhere', async () => {
@@ -98,7 +98,7 @@ describe('device tokens', () => {
     });
     expect(await store.tokens.deleteDeviceTokens('d1')).toBe(2);
     expect(await store.tokens.findDeviceToken(a.token, at(1))).toBeUndefined();
-    expect(await store.tokens.findDeviceToken(other.token, at(1))).toBe('d2');
+    expect((await store.tokens.findDeviceToken(other.token, at(1)))?.deviceId).toBe('d2');
   });
 
   it('a token for a device that does not exist is refused', async () => {
