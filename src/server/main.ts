@@ -76,7 +76,11 @@ export async function startServer(
   const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
   const store = createStore(
-    await openDatabase({ path: paths.database, syncIntervalMs: config.commit_sync_interval }),
+    await openDatabase({
+      path: paths.database,
+      syncIntervalMs: config.commit_sync_interval,
+      checkpointLog: log,
+    }),
   );
   const ctx: ServerContext = {
     store,

@@ -3,8 +3,15 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, type Migration, Migrator } from 'kysely';
+import type { Logger } from 'pino';
 import { PendulumError } from '../../errors.js';
-import { createGroupCommit, type GroupCommit, type WalSync } from './group-commit.js';
+import { startCheckpointer } from './checkpointer.js';
+import {
+  createGroupCommit,
+  type GroupCommit,
+  type GroupCommitStats,
+  type WalSync,
+} from './group-commit.js';
 import { migrations as allMigrations, staticMigrationProvider } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { DurableSqliteDialect } from './sqlite-dialect.js';
@@ -21,7 +28,15 @@ export interface OpenDatabaseOptions {
   readonly walSync?: WalSync;
   // Syncs of the WAL begin at most this often (group-commit.ts); default 0.
   readonly syncIntervalMs?: number;
+  // Checkpoint on a worker thread (checkpointer.ts), logging its failures
+  // here; without it SQLite checkpoints on the thread that commits.
+  readonly checkpointLog?: Logger;
 }
+
+// With a checkpoint thread: how often it checkpoints, and the WAL size (in
+// 4 KiB pages) at which the server's own connection would after all.
+const checkpointEveryMs = 1000;
+const backstopCheckpointPages = 16_384;
 
 // The group commit of each database openDatabase made.
 const groupCommits = new WeakMap<Kysely<Database>, GroupCommit>();
@@ -33,6 +48,12 @@ export function whenDurable(db: Kysely<Database>): Promise<void> {
   return groupCommits.get(db)?.durable() ?? Promise.resolve();
 }
 
+// durabilityStats is what the group commit of `db` has done (undefined for a
+// database openDatabase did not make).
+export function durabilityStats(db: Kysely<Database>): GroupCommitStats | undefined {
+  return groupCommits.get(db)?.stats();
+}
+
 // openDatabase opens (or creates) the database file and migrates it to the
 // latest schema before anyone can query it.
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Kysely<Database>> {
@@ -41,8 +62,17 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Kysely
     ...(options.walSync === undefined ? {} : { sync: options.walSync }),
     minIntervalMs: options.syncIntervalMs ?? 0,
   });
+  let checkpointer: ReturnType<typeof startCheckpointer> | undefined;
+  if (options.checkpointLog !== undefined) {
+    sqlite.pragma(`wal_autocheckpoint = ${backstopCheckpointPages}`);
+    checkpointer = startCheckpointer(
+      resolve(options.path),
+      checkpointEveryMs,
+      options.checkpointLog,
+    );
+  }
   const db = new Kysely<Database>({
-    dialect: new DurableSqliteDialect({ database: sqlite, commits }),
+    dialect: new DurableSqliteDialect({ database: sqlite, commits, checkpointer }),
   });
   groupCommits.set(db, commits);
   try {
@@ -70,9 +100,9 @@ async function openSqlite(path: string): Promise<SQLite.Database> {
     // This is the system of record for releases and deployments: no commit
     // may be lost to a power cut once anyone has heard of it. NORMAL leaves
     // the WAL unsynced at commit, and the driver's group commit
-    // (group-commit.ts) syncs it before any query result is handed back: FULL's
-    // guarantee, with one fdatasync for many commits, off the event loop.
-    // Checkpoints and WAL restarts are still synced by SQLite itself.
+    // (group-commit.ts) syncs it before the committer or any reply learns of
+    // the commit: FULL's guarantee, with one fdatasync for many commits, off
+    // the event loop. Checkpoints and WAL restarts are synced by SQLite itself.
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');

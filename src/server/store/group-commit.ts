@@ -14,7 +14,18 @@ export interface GroupCommit {
   durable(): Promise<void>;
   // close waits for a sync in flight and releases the WAL file.
   close(): Promise<void>;
+  // What it has done so far: commits, syncs, and the last syncs' durations.
+  stats(): GroupCommitStats;
 }
+
+export interface GroupCommitStats {
+  readonly commits: number;
+  readonly syncs: number;
+  // Milliseconds each of the last (up to) 4096 syncs took.
+  readonly recentSyncMs: readonly number[];
+}
+
+const keptSyncTimes = 4096;
 
 // How the WAL reaches stable storage; tests hold or fail it.
 export type WalSync = (handle: FileHandle) => Promise<void>;
@@ -38,6 +49,8 @@ export function createGroupCommit(walFile: string, options: GroupCommitOptions =
   let lastStart = Number.NEGATIVE_INFINITY;
   let commits = 0;
   let synced = 0;
+  let syncs = 0;
+  const syncMs: number[] = [];
   let inFlight: Promise<void> | undefined;
   let handle: FileHandle | undefined;
   // After a failed fsync the kernel may have dropped the dirty pages and a
@@ -54,6 +67,9 @@ export function createGroupCommit(walFile: string, options: GroupCommitOptions =
         handle ??= await open(walFile, 'r');
         await sync(handle);
         synced = Math.max(synced, covers);
+        syncs++;
+        syncMs.push(performance.now() - lastStart);
+        if (syncMs.length > 2 * keptSyncTimes) syncMs.splice(0, keptSyncTimes);
       } catch (error) {
         broken ??= new PendulumError(
           'STORAGE_FAILED',
@@ -87,5 +103,6 @@ export function createGroupCommit(walFile: string, options: GroupCommitOptions =
       await handle?.close();
       handle = undefined;
     },
+    stats: () => ({ commits, syncs, recentSyncMs: syncMs.slice(-keptSyncTimes) }),
   };
 }

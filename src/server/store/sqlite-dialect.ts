@@ -13,6 +13,7 @@ import {
   SqliteAdapter,
   SqliteDialect,
 } from 'kysely';
+import type { Checkpointer } from './checkpointer.js';
 import type { GroupCommit } from './group-commit.js';
 
 // SQLite rolls back CREATE TABLE like any other write, so a migration that
@@ -108,13 +109,15 @@ class ConnectionQueue {
 class DurableSqliteDriver implements Driver {
   readonly #db: BetterSqlite3.Database;
   readonly #commits: GroupCommit;
+  readonly #checkpointer: Checkpointer | undefined;
   readonly #connection: DurableSqliteConnection;
   readonly #queue = new ConnectionQueue();
 
-  constructor(db: BetterSqlite3.Database, commits: GroupCommit) {
-    this.#db = db;
-    this.#commits = commits;
-    this.#connection = new DurableSqliteConnection(db, commits);
+  constructor(config: DurableSqliteDialectConfig) {
+    this.#db = config.database;
+    this.#commits = config.commits;
+    this.#checkpointer = config.checkpointer;
+    this.#connection = new DurableSqliteConnection(config.database, config.commits);
   }
 
   async init(): Promise<void> {}
@@ -151,6 +154,7 @@ class DurableSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    await this.#checkpointer?.stop();
     await this.#commits.close();
     this.#db.close();
   }
@@ -160,6 +164,8 @@ export interface DurableSqliteDialectConfig {
   readonly database: BetterSqlite3.Database;
   // Syncs the WAL for the commits on `database`.
   readonly commits: GroupCommit;
+  // Checkpoints on another thread, if any; stopped before the database closes.
+  readonly checkpointer?: Checkpointer | undefined;
 }
 
 // DurableSqliteDialect is SqliteDialect with the adapter and driver above.
@@ -172,7 +178,7 @@ export class DurableSqliteDialect extends SqliteDialect {
   }
 
   override createDriver(): Driver {
-    return new DurableSqliteDriver(this.#config.database, this.#config.commits);
+    return new DurableSqliteDriver(this.#config);
   }
 
   override createAdapter(): DialectAdapter {
