@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { isPendulumError, PendulumError } from '../../errors.js';
 import { type Offer, OfferSchema } from '../../gen/pendulum/v1/device_pb.js';
-import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
+import { type Signed, SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
+import type { WindowSpec } from '../../schedule/window.js';
 import { windowToWire } from '../../wire/window.js';
 import { createReadCache } from '../cache/read-cache.js';
 import type { ServerContext } from '../context.js';
@@ -15,10 +16,18 @@ import { positionOf, reaches } from '../rollouts/controller.js';
 import { type ReleaseCandidate, selectRelease } from '../rollouts/select-release.js';
 import type { ActiveRollout, StoredDevice, StoredTrustRoot } from '../store/index.js';
 
-// Classes whose active rollouts are kept at once.
+// Classes whose active rollouts are kept at once; releases and rollout
+// windows (never changed once written) kept for offers.
 const maxCachedClasses = 1024;
+const maxCachedReleases = 256;
 
 export type OfferMaker = ReturnType<typeof createOfferMaker>;
+
+// What an offer carries of a release.
+interface OfferedRelease {
+  readonly manifest: Signed;
+  readonly payloads: readonly { component: string; payloadId: string; size: bigint }[];
+}
 
 // createOfferMaker binds the offer decisions to a server's store and caches.
 export function createOfferMaker(ctx: ServerContext) {
@@ -34,6 +43,40 @@ export function createOfferMaker(ctx: ServerContext) {
     maxEntries: 1,
   });
   const activeFor = (classId: string) => () => store.rollouts.activeForClass(classId);
+  // A release, its payloads and a rollout's plan are written once and never
+  // changed, so what was read of them stays true on every replica.
+  const releases = createReadCache<string, OfferedRelease>({
+    ttlMs: Number.POSITIVE_INFINITY,
+    version: () => 0,
+    maxEntries: maxCachedReleases,
+  });
+  const windows = createReadCache<string, { window: WindowSpec | undefined }>({
+    ttlMs: Number.POSITIVE_INFINITY,
+    version: () => 0,
+    maxEntries: maxCachedClasses,
+  });
+  const offeredRelease = (id: string) =>
+    releases.get(id, async () => {
+      const release = await store.releases.get(id);
+      if (release === undefined) return undefined;
+      const refs = await store.releases.payloadRefs(id);
+      return {
+        manifest: fromBinary(SignedSchema, release.signed),
+        payloads: refs.map((ref) => ({
+          component: ref.component,
+          payloadId: ref.payloadId,
+          size: BigInt(ref.size),
+        })),
+      };
+    });
+  const windowOf = async (rolloutId: string | null) => {
+    if (rolloutId === null) return undefined;
+    const found = await windows.get(rolloutId, async () => {
+      const rollout = await store.rollouts.get(rolloutId);
+      return rollout === undefined ? undefined : { window: rollout.plan.window };
+    });
+    return found?.window;
+  };
 
   // choose picks the rollout whose release the device should get next, if any.
   const choose = async (
@@ -95,25 +138,18 @@ export function createOfferMaker(ctx: ServerContext) {
         (await store.deployments.openForDevice(device.id))[0] ??
         (await newDeployment(device, committedSequence));
       if (deployment === undefined) return undefined;
-      const release = await store.releases.get(deployment.releaseId);
+      const release = await offeredRelease(deployment.releaseId);
       if (release === undefined)
         throw new PendulumError(
           'INTERNAL',
           `release ${deployment.releaseId} of deployment ${deployment.id} is missing`,
         );
-      const refs = await store.releases.payloadRefs(release.id);
-      const rollout =
-        deployment.rolloutId === null ? undefined : await store.rollouts.get(deployment.rolloutId);
-      const window = rollout?.plan.window;
+      const window = await windowOf(deployment.rolloutId);
       return create(OfferSchema, {
         activationWindow: window === undefined ? undefined : windowToWire(window),
         deploymentId: deployment.id,
-        manifest: fromBinary(SignedSchema, release.signed),
-        payloads: refs.map((ref) => ({
-          component: ref.component,
-          payloadId: ref.payloadId,
-          size: BigInt(ref.size),
-        })),
+        manifest: release.manifest,
+        payloads: [...release.payloads],
       });
     },
 
