@@ -1,0 +1,146 @@
+// Measure (a): check-ins per second on one server core against a bare
+// grpc-js unary echo on one core, same concurrency, same run; and (b): check-in
+// latency under an open-loop load at a given rate.
+import { fileURLToPath } from 'node:url';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { Metadata } from '@grpc/grpc-js';
+import { CheckInRequestSchema, Slot } from '../../src/gen/pendulum/v1/device_pb.js';
+import { spawnPinned } from './child.js';
+import { echoPath } from './echo-process.js';
+import { serverCore } from './fleet-server.js';
+import { closedLoop, type LoadResult, openLoop } from './load.js';
+import { agentChannel, type SimAgent } from './sim-agent.js';
+
+export interface RateResult extends LoadResult {
+  // Share of one core the server process used while measured (1 = all of it).
+  readonly serverCpu: number;
+  // The same for this process, the load generator.
+  readonly clientCpu: number;
+}
+
+// cpuMeter reads a process's CPU seconds and this process's at the start of a window.
+function cpuMeter(server: () => number) {
+  let serverStart = 0;
+  let clientStart = process.cpuUsage();
+  return {
+    start() {
+      serverStart = server();
+      clientStart = process.cpuUsage();
+    },
+    shares(seconds: number) {
+      const client = process.cpuUsage(clientStart);
+      return {
+        serverCpu: (server() - serverStart) / seconds,
+        clientCpu: (client.user + client.system) / 1e6 / seconds,
+      };
+    },
+  };
+}
+
+// A check-in request as the simulated agents send it, for the echo to carry.
+export function sampleCheckInBytes(): Buffer {
+  return Buffer.from(
+    toBinary(
+      CheckInRequestSchema,
+      create(CheckInRequestSchema, {
+        status: {
+          bootedSlot: Slot.A,
+          installedVersion: '1.1.0',
+          committedSequence: 1n,
+          trustRootVersion: 1,
+          agentState: 'idle',
+          inventory: { board: 'bench-board', kernel: '6.1.0', agent: '0.1.0' },
+        },
+        nonce: new Uint8Array(32),
+      }),
+    ),
+  );
+}
+
+export interface EchoServer {
+  readonly cpuSeconds: () => number;
+  // measure drives the echo like the check-ins: `inFlight` connections, one call each at a time.
+  measure(seconds: number, warmupSeconds: number): Promise<RateResult>;
+  stop(): Promise<void>;
+}
+
+// startEcho runs the echo child on the server core.
+export async function startEcho(inFlight: number): Promise<EchoServer> {
+  const script = fileURLToPath(new URL('./echo-process.js', import.meta.url));
+  const child = await spawnPinned<{ address: string }>(script, [], { core: serverCore });
+  const channels = Array.from({ length: inFlight }, () => agentChannel(child.ready.address, true));
+  const payload = sampleCheckInBytes();
+  const identity = (bytes: Buffer) => bytes;
+  // The same call as a check-in on the wire: its bytes, a bearer token and a deadline.
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer pdd_${'x'.repeat(43)}`);
+  const call = (worker: number) =>
+    new Promise<void>((resolve, reject) => {
+      const channel = channels[worker];
+      if (channel === undefined) return reject(new Error(`no channel ${worker}`));
+      channel.makeUnaryRequest(
+        echoPath,
+        identity,
+        identity,
+        payload,
+        metadata,
+        { deadline: Date.now() + 30_000 },
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
+  const cpuSeconds = () => child.cpuSeconds();
+  return {
+    cpuSeconds,
+    async measure(seconds, warmupSeconds) {
+      const cpu = cpuMeter(cpuSeconds);
+      const result = await closedLoop(inFlight, seconds, warmupSeconds, call, () => cpu.start());
+      return { ...result, ...cpu.shares(result.seconds) };
+    },
+    async stop() {
+      for (const channel of channels) channel.close();
+      await child.stop();
+    },
+  };
+}
+
+// measureCheckIns drives `agents` (one call in flight each) against a running server.
+export async function measureCheckIns(
+  agents: readonly SimAgent[],
+  cpuSeconds: () => number,
+  seconds: number,
+  warmupSeconds: number,
+  verifyEvery: number,
+): Promise<RateResult> {
+  const cpu = cpuMeter(cpuSeconds);
+  let n = 0;
+  const result = await closedLoop(
+    agents.length,
+    seconds,
+    warmupSeconds,
+    async (worker) => {
+      const agent = agents[worker];
+      if (agent === undefined) throw new Error(`no agent ${worker}`);
+      await agent.checkIn(++n % verifyEvery === 0);
+    },
+    () => cpu.start(),
+  );
+  return { ...result, ...cpu.shares(result.seconds) };
+}
+
+// measureLatency checks in at `perSecond` for `seconds`, round-robin over the
+// agents (who do not check the replies: that would stall this process).
+export async function measureLatency(
+  agents: readonly SimAgent[],
+  cpuSeconds: () => number,
+  perSecond: number,
+  seconds: number,
+): Promise<RateResult> {
+  const cpu = cpuMeter(cpuSeconds);
+  cpu.start();
+  const result = await openLoop(perSecond, seconds, async (i) => {
+    const agent = agents[i % agents.length];
+    if (agent === undefined) throw new Error(`no agent ${i}`);
+    await agent.checkIn(false);
+  });
+  return { ...result, ...cpu.shares(result.seconds) };
+}
