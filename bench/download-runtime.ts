@@ -16,6 +16,10 @@ export function downloadRuntime(
       syncEveryBytes: 8 * 1024 * 1024,
       progressEveryMs: 2000,
       downloadIdleMs: 60_000,
+      // The agent's defaults for slow retrieval (src/device/config.ts download.*).
+      downloadMinBytesPerSec: 1024,
+      downloadMinRateWindowMs: 5 * 60_000,
+      downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
     },
     slots,
