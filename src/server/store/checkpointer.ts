@@ -49,10 +49,13 @@ export function startCheckpointer(path: string, intervalMs: number, log: Logger)
     log.error({ err: error, file: path }, 'database checkpoint thread failed'),
   );
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  // Never what keeps a process alive.
+  // Not what keeps a process alive while it runs; stopping it is awaited,
+  // so it is again for that (an unref'd worker awaited with nothing else
+  // pending lets Node exit, silently, mid-close).
   worker.unref();
   return {
     async stop() {
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },

@@ -1,7 +1,10 @@
 // Checkpoints on a thread of their own (store/checkpointer.ts): the server's
 // connection never stops to fold the WAL into the database file.
+import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -51,5 +54,29 @@ describe('the checkpoint thread', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('is waited for on close: a process with nothing else to do does not exit half-way', async () => {
+    dir = await makeTempDir('checkpointer-exit');
+    const module = (file: string) => pathToFileURL(resolve('dist/server/store', file)).href;
+    const script = `
+      const { openDatabase } = await import(${JSON.stringify(module('database.js'))});
+      const { createStore } = await import(${JSON.stringify(module('index.js'))});
+      const { pino } = await import('pino');
+      const store = createStore(await openDatabase({
+        path: ${JSON.stringify(join(dir.path, 'metadata.db'))},
+        checkpointLog: pino({ level: 'silent' }),
+      }));
+      await store.audit.append({ actor: 't', action: 'a', subject: 's', detail: {}, now: new Date() });
+      // At once: the checkpoint thread may still be starting when it is asked to stop.
+      await store.close();
+      console.log('closed');
+    `;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { cwd: resolve('.') },
+    );
+    expect(stdout.trim()).toBe('closed');
   });
 });
