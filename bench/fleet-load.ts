@@ -129,7 +129,7 @@ const reachRow: Measure = async (dir, options, log, vendor) => {
   return {
     measure: `time for a rollout to reach ${options.reachDevices.toLocaleString('en')} simulated devices (phases ${phases.map((p) => `${p.percent} %/${p.soakSeconds} s soak`).join(', ')}; devices poll every ${options.pollSeconds} s ±10 %; 64 KiB payload into simulated slots, 2 s to write one, 10 s to reboot)`,
     goal: 'printed',
-    result: `all offered ${time(result.offeredSeconds, result.offered)}; all committed ${time(result.committedSeconds, result.committed)} (${result.checkIns} check-ins, ${result.errors} errors)`,
+    result: `all offered ${time(result.offeredSeconds, result.offered)}; all committed ${time(result.committedSeconds, result.committed)} (${result.checkIns} check-ins; ${result.reportRetries} reports and ${result.errors} check-ins or downloads retried after a timeout)`,
     pass: undefined,
   };
 };

@@ -1,6 +1,7 @@
 // Measure (a): check-ins per second on one server core against a bare
 // grpc-js unary echo on one core, same concurrency, same run; and (b): check-in
 // latency under an open-loop load at a given rate.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Metadata } from '@grpc/grpc-js';
@@ -12,6 +13,10 @@ import { closedLoop, type LoadResult, openLoop } from './load.js';
 import { agentChannel, type SimAgent } from './sim-agent.js';
 
 export interface RateResult extends LoadResult {
+  // This process's event-loop delay while measured, in ms (a stalled load
+  // generator adds to every latency it measures).
+  readonly clientLoopP99Ms?: number;
+  readonly clientLoopMaxMs?: number;
   // Share of one core the server process used while measured (1 = all of it).
   readonly serverCpu: number;
   // The same for this process, the load generator.
@@ -137,10 +142,18 @@ export async function measureLatency(
 ): Promise<RateResult> {
   const cpu = cpuMeter(cpuSeconds);
   cpu.start();
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const result = await openLoop(perSecond, seconds, async (i) => {
     const agent = agents[i % agents.length];
     if (agent === undefined) throw new Error(`no agent ${i}`);
     await agent.checkIn(false);
   });
-  return { ...result, ...cpu.shares(result.seconds) };
+  loop.disable();
+  return {
+    ...result,
+    ...cpu.shares(result.seconds),
+    clientLoopP99Ms: loop.percentile(99) / 1e6,
+    clientLoopMaxMs: loop.max / 1e6,
+  };
 }

@@ -128,7 +128,7 @@ export async function measureCheckInLoad(
       );
       const server = await stats();
       log(
-        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; server event loop delay p99 ${server.loopP99Ms.toFixed(1)} ms, max ${server.loopMaxMs.toFixed(0)} ms; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms`,
+        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; event loop delay p99 / max: server ${server.loopP99Ms.toFixed(1)} / ${server.loopMaxMs.toFixed(0)} ms, load generator ${(result.clientLoopP99Ms ?? 0).toFixed(1)} / ${(result.clientLoopMaxMs ?? 0).toFixed(0)} ms; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms, max ${server.syncMaxMs.toFixed(0)} ms`,
       );
       latency = { ...result, target, server };
     }

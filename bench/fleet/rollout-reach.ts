@@ -36,6 +36,9 @@ export interface ReachResult {
   readonly offered: number;
   readonly committed: number;
   readonly checkIns: number;
+  // Reports sent again after a timeout (the agent's outbox does the same).
+  readonly reportRetries: number;
+  // Check-ins and installs that failed (a device retries at its next poll).
   readonly errors: number;
   readonly firstError?: unknown;
 }
@@ -98,7 +101,7 @@ export async function measureRolloutReach(
           lastOffer = performance.now();
         }
         installing = true;
-        agent.install(offer, verify, options).then(
+        agent.install(offer, verify, options, stop.signal).then(
           () => {
             committed++;
             lastCommit = performance.now();
@@ -141,6 +144,7 @@ export async function measureRolloutReach(
       offered,
       committed,
       checkIns,
+      reportRetries: agents.reduce((sum, agent) => sum + agent.reportRetries, 0),
       errors,
       firstError,
     };

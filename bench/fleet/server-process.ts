@@ -22,6 +22,7 @@ export interface ServerStats {
   readonly syncs: number;
   readonly syncP50Ms: number;
   readonly syncP99Ms: number;
+  readonly syncMaxMs: number;
 }
 
 async function main(): Promise<void> {
@@ -43,6 +44,7 @@ async function main(): Promise<void> {
       syncs,
       syncP50Ms: at(0.5),
       syncP99Ms: at(0.99),
+      syncMaxMs: recent.at(-1) ?? 0,
     };
     before = now;
     loop.reset();

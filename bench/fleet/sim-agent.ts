@@ -5,6 +5,7 @@
 import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { isTransient } from '../../src/device/retry.js';
 import { planInstall } from '../../src/device/verify-offer.js';
 import {
   type CheckInResponse,
@@ -87,24 +88,46 @@ export function createSimAgent(options: SimAgentOptions) {
   let sequence = 1;
   let version = '1.1.0';
   let reportSequence = 0;
+  let reportRetries = 0;
 
-  const report = (deploymentId: string, state: DeploymentState, done: number, total: number) =>
-    client.report(
-      {
-        deploymentId,
-        state,
-        bytesDone: BigInt(done),
-        bytesTotal: BigInt(total),
-        sequence: BigInt(++reportSequence),
-      },
-      { timeoutMs },
-    );
+  // report sends one state change and, like the agent's outbox, sends the
+  // same report again (same sequence: the server records it once) until it
+  // is acknowledged or `signal` stops the device.
+  const report = async (
+    deploymentId: string,
+    state: DeploymentState,
+    done: number,
+    total: number,
+    signal: AbortSignal | undefined,
+  ) => {
+    const request = {
+      deploymentId,
+      state,
+      bytesDone: BigInt(done),
+      bytesTotal: BigInt(total),
+      sequence: BigInt(++reportSequence),
+    };
+    for (;;) {
+      try {
+        await client.report(request, { timeoutMs });
+        return;
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        reportRetries++;
+        await sleep(1000, undefined, signal === undefined ? {} : { signal });
+      }
+    }
+  };
 
   return {
     deviceId,
     key: options.key,
     get committedSequence() {
       return sequence;
+    },
+    // Reports sent again after a transient failure.
+    get reportRetries() {
+      return reportRetries;
     },
 
     // authenticate proves the device key and takes the token (DeviceService.Authenticate).
@@ -164,6 +187,7 @@ export function createSimAgent(options: SimAgentOptions) {
         installMs: 0,
         rebootMs: 0,
       },
+      signal?: AbortSignal,
     ): Promise<void> {
       let expected: string | undefined;
       if (verify) {
@@ -180,16 +204,17 @@ export function createSimAgent(options: SimAgentOptions) {
       const [payload] = offer.payloads;
       if (payload === undefined) throw new Error('offer without a payload');
       const total = Number(payload.size);
-      await report(offer.deploymentId, DeploymentState.DOWNLOADING, 0, total);
-      const done = await this.download(offer.deploymentId, payload.payloadId);
+      await report(offer.deploymentId, DeploymentState.DOWNLOADING, 0, total, signal);
+      const done = await this.download(offer.deploymentId, payload.payloadId, undefined, signal);
       if (done.bytes !== total || done.sha256 !== (expected ?? payload.payloadId))
         throw new Error(`device ${deviceId}: payload ${done.sha256} does not match the offer`);
-      await sleep(pace.installMs);
-      await report(offer.deploymentId, DeploymentState.INSTALLED, total, total);
-      await report(offer.deploymentId, DeploymentState.ARMED, total, total);
-      await sleep(pace.rebootMs);
-      await report(offer.deploymentId, DeploymentState.VERIFYING, total, total);
-      await report(offer.deploymentId, DeploymentState.COMMITTED, total, total);
+      const wait = (ms: number) => sleep(ms, undefined, signal === undefined ? {} : { signal });
+      await wait(pace.installMs);
+      await report(offer.deploymentId, DeploymentState.INSTALLED, total, total, signal);
+      await report(offer.deploymentId, DeploymentState.ARMED, total, total, signal);
+      await wait(pace.rebootMs);
+      await report(offer.deploymentId, DeploymentState.VERIFYING, total, total, signal);
+      await report(offer.deploymentId, DeploymentState.COMMITTED, total, total, signal);
       sequence += 1;
       version = `1.${sequence}.0`;
     },
