@@ -12,9 +12,10 @@ import {
   withConnection,
 } from './common.js';
 import { type PlanOptions, planFields, ratioOption } from './rollout-plan-options.js';
+import { registerRolloutStatus } from './rollout-status.js';
 import { durationOption } from './time-options.js';
 
-// registerRollout adds `rollout create|list|pause|resume|abort`.
+// registerRollout adds `rollout create|list|status|pause|resume|abort`.
 export function registerRollout(program: Command): void {
   const rollout = program
     .command('rollout')
@@ -103,6 +104,8 @@ export function registerRollout(program: Command): void {
       }
     },
   );
+
+  registerRolloutStatus(rollout);
 
   const changes = {
     pause: 'stop offering the release to devices that have not started it',

@@ -209,6 +209,41 @@ describe('quick start', () => {
     expect(again.stderr).toContain('FAILED_PRECONDITION');
     const listed = await runOk(['rollout', 'list', ...connection(adminToken)]);
     expect(listed).toContain(`${id}  acme-gateway  1.1.0  aborted  phase 1/3`);
+
+    // Aborted, the live view draws once and ends.
+    const status = await runOk(['rollout', 'status', id, '--watch', ...connection(adminToken)]);
+    expect(status).toMatch(
+      new RegExp(`^rollout ${id}  1\\.1\\.0 \\(sequence 2\\)  aborted  phase 1/3`, 'm'),
+    );
+    expect(status).toContain('selected 0 devices; 0 committed');
+    expect(status).toMatch(
+      /^phase\s+share\s+open\s+devices\s+pending\s+downloading\s+installed\s+committed\s+failed\s+rolled back$/m,
+    );
+    expect(status).toMatch(/^1\s+5 %\s+yes\s+0\s+0\s+0\s+0\s+0\s+0\s+0$/m);
+    expect(status).toMatch(/^3\s+100 %\s+no\s+0/m);
+    expect(status).toContain('failures: none');
+
+    const audit = await runOk(['audit', '--subject', id, ...connection(adminToken)]);
+    expect(
+      audit
+        .trim()
+        .split('\n')
+        .map((line) => line.split('  ')[3]),
+    ).toEqual(['rollout.abort', 'rollout.resume', 'rollout.pause', 'rollout.create']);
+    const json = await runOk([
+      'audit',
+      '--subject',
+      id,
+      '--limit',
+      '1',
+      '--json',
+      ...connection(adminToken),
+    ]);
+    expect(JSON.parse(json)).toMatchObject({
+      actor: 'token:admin',
+      action: 'rollout.abort',
+      subject: id,
+    });
   });
 
   it('refuses a phase it cannot read, and a plan the server cannot follow, creating nothing', async () => {

@@ -2,9 +2,14 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { durationMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, durationMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../../errors.js';
-import type { DeviceSchema, FleetService, RolloutSchema } from '../../gen/pendulum/v1/fleet_pb.js';
+import type {
+  DeviceSchema,
+  FleetService,
+  RolloutSchema,
+  StageCountsSchema,
+} from '../../gen/pendulum/v1/fleet_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf } from '../../trust/index.js';
 import {
@@ -16,6 +21,8 @@ import {
 import { planFromWire, planToWire } from '../../wire/rollout-plan.js';
 import type { ApiPrincipal } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { positionOf } from '../rollouts/controller.js';
+import { rolloutProgress, type StageCounts } from '../rollouts/progress.js';
 import type { RolloutState, RolloutSummary } from '../store/index.js';
 
 type Impl = ServiceImpl<(typeof FleetService)['method'], ApiPrincipal>;
@@ -161,6 +168,62 @@ export function createFleetService(ctx: ServerContext): Impl {
       return { rollout: rolloutToWire(rollout) };
     },
 
+    async getRolloutStatus(request) {
+      const rollout = await store.rollouts.get(request.rolloutId);
+      if (rollout === undefined)
+        throw new PendulumError(
+          'NOT_FOUND',
+          `rollout ${request.rolloutId || '(empty)'} not found`,
+          {
+            context: { field: 'rollout_id' },
+          },
+        );
+      const progress = rolloutProgress(
+        positionOf(rollout),
+        await store.devices.selectable(rollout.classId),
+        await store.deployments.ofRollout(rollout.id),
+        await store.deployments.eventsOfRollout(rollout.id),
+      );
+      return {
+        rollout: rolloutToWire(rollout),
+        selected: progress.selected,
+        phases: progress.phases.map((phase) => ({ ...phase, counts: countsToWire(phase.counts) })),
+        total: countsToWire(progress.total),
+        failureReasons: progress.failureReasons,
+        stageTimes: progress.stageTimes.map((t) => ({
+          stage: t.stage,
+          samples: t.samples,
+          p50: durationFromMs(t.p50Ms),
+          p90: durationFromMs(t.p90Ms),
+        })),
+      };
+    },
+
+    async listAuditLog(request) {
+      const limit = request.limit === 0 ? 100 : request.limit;
+      if (limit > 1000)
+        throw new PendulumError('INVALID_ARGUMENT', 'limit must be at most 1000', {
+          context: { field: 'limit' },
+        });
+      const entries = await store.audit.list({
+        limit,
+        ...(request.subject === '' ? {} : { subject: request.subject }),
+        ...(request.actor === '' ? {} : { actor: request.actor }),
+        ...(request.actionPrefix === '' ? {} : { actionPrefix: request.actionPrefix }),
+        ...(request.beforeId === 0n ? {} : { beforeId: Number(request.beforeId) }),
+      });
+      return {
+        entries: entries.map((e) => ({
+          id: BigInt(e.id),
+          at: timestampFromDate(new Date(e.at)),
+          actor: e.actor,
+          action: e.action,
+          subject: e.subject,
+          detailJson: JSON.stringify(e.detail),
+        })),
+      };
+    },
+
     async pauseRollout(request, call) {
       return changeRollout(request.rolloutId, 'paused', ['active'], call.principal);
     },
@@ -283,6 +346,11 @@ function requireClassId(classId: string): string {
     });
   }
   return classId;
+}
+
+function countsToWire(counts: StageCounts): MessageInitShape<typeof StageCountsSchema> {
+  const { pending, downloading, installed, committed, failed } = counts;
+  return { pending, downloading, installed, committed, failed, rolledBack: counts.rolled_back };
 }
 
 // The verb of each target state, for audit actions and messages.

@@ -1,7 +1,9 @@
 // Deployments: one release on one device, its latest state, and the history
 // of states it went through (deployment_events).
+
 import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
+import type { ProgressDeployment, ProgressEvent } from '../rollouts/progress.js';
 import { inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import { guarded, isUniqueViolation } from './store-error.js';
@@ -251,6 +253,36 @@ export function createDeploymentRepository(db: Kysely<Database>) {
           byDevice.get(row.device_id)?.push({ ...toDeployment(row), version: row.version });
       }
       return byDevice;
+    },
+
+    // ofRollout lists a rollout's deployments: which device, where it is, why it failed.
+    async ofRollout(rolloutId: string): Promise<ProgressDeployment[]> {
+      const rows = await db
+        .selectFrom('deployments')
+        .select(['id', 'device_id', 'state', 'error_code'])
+        .where('rollout_id', '=', rolloutId)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        deviceId: row.device_id,
+        state: row.state,
+        errorCode: row.error_code,
+      }));
+    },
+
+    // eventsOfRollout lists every state change of a rollout's deployments.
+    async eventsOfRollout(rolloutId: string): Promise<ProgressEvent[]> {
+      const rows = await db
+        .selectFrom('deployment_events')
+        .innerJoin('deployments', 'deployments.id', 'deployment_events.deployment_id')
+        .select([
+          'deployment_events.deployment_id',
+          'deployment_events.state',
+          'deployment_events.at',
+        ])
+        .where('deployments.rollout_id', '=', rolloutId)
+        .execute();
+      return rows.map((row) => ({ deploymentId: row.deployment_id, state: row.state, at: row.at }));
     },
 
     // countByState counts a rollout's deployments in each state.

@@ -1,8 +1,10 @@
 // Devices: identity (id = SHA-256 of the public key), admission, the state
 // each reported at its last check-in, and the anti-replay high-water mark.
+
 import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { bytesEqual } from '../../trust/digest.js';
+import type { SelectableDevice } from '../rollouts/phases.js';
 import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Admission, Database, DevicesTable, Slot } from './schema.js';
 import { guarded } from './store-error.js';
@@ -296,6 +298,23 @@ export function createDeviceRepository(db: Kysely<Database>) {
     },
 
     // list returns devices, oldest registration first.
+    // selectable lists the admitted devices of a class with what rollout
+    // selectors match: id, tags and groups.
+    async selectable(classId: string): Promise<SelectableDevice[]> {
+      const rows = await db
+        .selectFrom('devices')
+        .select(['id', 'class_id', 'tags', 'groups'])
+        .where('class_id', '=', classId)
+        .where('admission', '=', 'accepted')
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        classId: row.class_id,
+        tags: JSON.parse(row.tags) as string[],
+        groups: JSON.parse(row.groups) as string[],
+      }));
+    },
+
     async list(filter: { classId?: string } = {}): Promise<StoredDevice[]> {
       let query = db.selectFrom('devices').selectAll();
       if (filter.classId !== undefined) query = query.where('class_id', '=', filter.classId);

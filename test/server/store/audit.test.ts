@@ -31,4 +31,36 @@ describe('audit log', () => {
       detail: { sequence: 4, tags: ['a'] },
     });
   });
+
+  it('finds entries by subject, actor and action prefix, and pages back by id', async () => {
+    const rows = [
+      ['token:ci', 'release.publish', 'r1'],
+      ['token:ops', 'rollout.create', 'x1'],
+      ['server:rollout-controller', 'rollout.advance', 'x1'],
+      ['token:ops', 'rollout.abort', 'x1'],
+      ['token:ops', 'rollouts.odd', 'x2'],
+      ['token:ops', 'device.accepted', 'd1'],
+    ] as const;
+    for (const [i, [actor, action, subject]] of rows.entries())
+      await store.audit.append({ actor, action, subject, detail: {}, now: at(i) });
+    const actions = (entries: { action: string }[]) => entries.map((e) => e.action);
+    expect(actions(await store.audit.list({ limit: 10, subject: 'x1' }))).toEqual([
+      'rollout.abort',
+      'rollout.advance',
+      'rollout.create',
+    ]);
+    expect(actions(await store.audit.list({ limit: 10, actionPrefix: 'rollout.' }))).toEqual([
+      'rollout.abort',
+      'rollout.advance',
+      'rollout.create',
+    ]);
+    expect(
+      actions(await store.audit.list({ limit: 10, actor: 'token:ops', actionPrefix: 'rollout' })),
+    ).toEqual(['rollouts.odd', 'rollout.abort', 'rollout.create']);
+    const page1 = await store.audit.list({ limit: 2 });
+    const page2 = await store.audit.list({ limit: 2, beforeId: page1.at(-1)?.id ?? 0 });
+    expect(actions(page2)).toEqual(['rollout.abort', 'rollout.advance']);
+    // A prefix with LIKE's wildcards matches only itself.
+    expect(await store.audit.list({ limit: 10, actionPrefix: 'rollout%' })).toEqual([]);
+  });
 });

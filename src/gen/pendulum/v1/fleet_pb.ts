@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/fleet.proto.
  */
 export const file_pendulum_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJDCg9Sb2xsb3V0U2VsZWN0b3ISDAoEdGFncxgBIAMoCRIOCgZncm91cHMYAiADKAkSEgoKZGV2aWNlX2lkcxgDIAMoCSLaAwoHUm9sbG91dBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEhAKCGNsYXNzX2lkGAMgASgJEigKBXN0YXRlGAQgASgOMhkucGVuZHVsdW0udjEuUm9sbG91dFN0YXRlEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSEAoIc2VxdWVuY2UYByABKAQSLgoIc2VsZWN0b3IYCCABKAsyHC5wZW5kdWx1bS52MS5Sb2xsb3V0U2VsZWN0b3ISKQoGcGhhc2VzGAkgAygLMhkucGVuZHVsdW0udjEuUm9sbG91dFBoYXNlEjgKEWZhaWx1cmVfdGhyZXNob2xkGAogASgLMh0ucGVuZHVsdW0udjEuRmFpbHVyZVRocmVzaG9sZBIuCgZ3aW5kb3cYCyABKAsyHi5wZW5kdWx1bS52MS5NYWludGVuYW5jZVdpbmRvdxIVCg1jdXJyZW50X3BoYXNlGAwgASgNEjEKDXBoYXNlX3N0YXJ0ZWQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBhdXNlX3JlYXNvbhgOIAEoCSKBAgoUQ3JlYXRlUm9sbG91dFJlcXVlc3QSEgoKcmVsZWFzZV9pZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIuCghzZWxlY3RvchgDIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYBCADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYBSABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgGIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93Ij4KFUNyZWF0ZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIVChNMaXN0Um9sbG91dHNSZXF1ZXN0Ij4KFExpc3RSb2xsb3V0c1Jlc3BvbnNlEiYKCHJvbGxvdXRzGAEgAygLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNQYXVzZVJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUUGF1c2VSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKgoUUmVzdW1lUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI+ChVSZXN1bWVSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKQoTQWJvcnRSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj0KFEFib3J0Um9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IkkKFlNldERldmljZUxhYmVsc1JlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJEgwKBHRhZ3MYAiADKAkSDgoGZ3JvdXBzGAMgAygJIj4KF1NldERldmljZUxhYmVsc1Jlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSKSAgoKRGVwbG95bWVudBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSKwoFc3RhdGUYBCABKA4yHC5wZW5kdWx1bS52MS5EZXBsb3ltZW50U3RhdGUSEgoKZXJyb3JfY29kZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhIKCmJ5dGVzX2RvbmUYByABKAQSEwoLYnl0ZXNfdG90YWwYCCABKAQSKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdXBkYXRlZBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi7AMKBkRldmljZRIKCgJpZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIvCglhZG1pc3Npb24YAyABKA4yHC5wZW5kdWx1bS52MS5EZXZpY2VBZG1pc3Npb24SJgoLYm9vdGVkX3Nsb3QYBCABKA4yES5wZW5kdWx1bS52MS5TbG90EhkKEWluc3RhbGxlZF92ZXJzaW9uGAUgASgJEhoKEmNvbW1pdHRlZF9zZXF1ZW5jZRgGIAEoBBITCgthZ2VudF9zdGF0ZRgHIAEoCRItCglsYXN0X3NlZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2NyZWF0ZWQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCWludmVudG9yeRgKIAMoCzIiLnBlbmR1bHVtLnYxLkRldmljZS5JbnZlbnRvcnlFbnRyeRIsCgtkZXBsb3ltZW50cxgLIAMoCzIXLnBlbmR1bHVtLnYxLkRlcGxveW1lbnQSDgoGc2lsZW50GAwgASgIEgwKBHRhZ3MYDSADKAkSDgoGZ3JvdXBzGA4gAygJGjAKDkludmVudG9yeUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOwoSTGlzdERldmljZXNSZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEhMKC3NpbGVudF9vbmx5GAIgASgIIjsKE0xpc3REZXZpY2VzUmVzcG9uc2USJAoHZGV2aWNlcxgBIAMoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNBY2NlcHREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRBY2NlcHREZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTUmVqZWN0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUUmVqZWN0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIkEKGVByZWF1dGhvcml6ZURldmljZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCSJBChpQcmVhdXRob3JpemVEZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiLgoZRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiQQoaRGVjb21taXNzaW9uRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlImUKG0NyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCRImCgN0dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEdXNlcxgDIAEoDSJmChxDcmVhdGVFbnJvbG1lbnRUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEgoKAmlkGAIgASgJEisKB2V4cGlyZXMYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnwKDFJvbGxvdXRTdGF0ZRIdChlST0xMT1VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUUk9MTE9VVF9TVEFURV9BQ1RJVkUQARIYChRST0xMT1VUX1NUQVRFX1BBVVNFRBACEhkKFVJPTExPVVRfU1RBVEVfQUJPUlRFRBADKrQBCg9EZXZpY2VBZG1pc3Npb24SIAocREVWSUNFX0FETUlTU0lPTl9VTlNQRUNJRklFRBAAEhwKGERFVklDRV9BRE1JU1NJT05fUEVORElORxABEh0KGURFVklDRV9BRE1JU1NJT05fQUNDRVBURUQQAhIdChlERVZJQ0VfQURNSVNTSU9OX1JFSkVDVEVEEAMSIwofREVWSUNFX0FETUlTU0lPTl9ERUNPTU1JU1NJT05FRBAEMtIICgxGbGVldFNlcnZpY2USVgoNQ3JlYXRlUm9sbG91dBIhLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlc3BvbnNlElMKDExpc3RSb2xsb3V0cxIgLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXNwb25zZRJTCgxQYXVzZVJvbGxvdXQSIC5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXF1ZXN0GiEucGVuZHVsdW0udjEuUGF1c2VSb2xsb3V0UmVzcG9uc2USVgoNUmVzdW1lUm9sbG91dBIhLnBlbmR1bHVtLnYxLlJlc3VtZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlc3BvbnNlElMKDEFib3J0Um9sbG91dBIgLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5BYm9ydFJvbGxvdXRSZXNwb25zZRJcCg9TZXREZXZpY2VMYWJlbHMSIy5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXF1ZXN0GiQucGVuZHVsdW0udjEuU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USUAoLTGlzdERldmljZXMSHy5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1JlcXVlc3QaIC5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlElMKDEFjY2VwdERldmljZRIgLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXNwb25zZRJTCgxSZWplY3REZXZpY2USIC5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVzcG9uc2USZQoSUHJlYXV0aG9yaXplRGV2aWNlEiYucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEmUKEkRlY29tbWlzc2lvbkRldmljZRImLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRJrChRDcmVhdGVFbnJvbG1lbnRUb2tlbhIoLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBopLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
+  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJDCg9Sb2xsb3V0U2VsZWN0b3ISDAoEdGFncxgBIAMoCRIOCgZncm91cHMYAiADKAkSEgoKZGV2aWNlX2lkcxgDIAMoCSLaAwoHUm9sbG91dBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEhAKCGNsYXNzX2lkGAMgASgJEigKBXN0YXRlGAQgASgOMhkucGVuZHVsdW0udjEuUm9sbG91dFN0YXRlEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSEAoIc2VxdWVuY2UYByABKAQSLgoIc2VsZWN0b3IYCCABKAsyHC5wZW5kdWx1bS52MS5Sb2xsb3V0U2VsZWN0b3ISKQoGcGhhc2VzGAkgAygLMhkucGVuZHVsdW0udjEuUm9sbG91dFBoYXNlEjgKEWZhaWx1cmVfdGhyZXNob2xkGAogASgLMh0ucGVuZHVsdW0udjEuRmFpbHVyZVRocmVzaG9sZBIuCgZ3aW5kb3cYCyABKAsyHi5wZW5kdWx1bS52MS5NYWludGVuYW5jZVdpbmRvdxIVCg1jdXJyZW50X3BoYXNlGAwgASgNEjEKDXBoYXNlX3N0YXJ0ZWQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBhdXNlX3JlYXNvbhgOIAEoCSKBAgoUQ3JlYXRlUm9sbG91dFJlcXVlc3QSEgoKcmVsZWFzZV9pZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIuCghzZWxlY3RvchgDIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYBCADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYBSABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgGIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93Ij4KFUNyZWF0ZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIVChNMaXN0Um9sbG91dHNSZXF1ZXN0Ij4KFExpc3RSb2xsb3V0c1Jlc3BvbnNlEiYKCHJvbGxvdXRzGAEgAygLMhQucGVuZHVsdW0udjEuUm9sbG91dCItChdHZXRSb2xsb3V0U3RhdHVzUmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIn4KC1N0YWdlQ291bnRzEg8KB3BlbmRpbmcYASABKA0SEwoLZG93bmxvYWRpbmcYAiABKA0SEQoJaW5zdGFsbGVkGAMgASgNEhEKCWNvbW1pdHRlZBgEIAEoDRIOCgZmYWlsZWQYBSABKA0SEwoLcm9sbGVkX2JhY2sYBiABKA0iZwoLUGhhc2VTdGF0dXMSDwoHcGVyY2VudBgBIAEoARIMCgRvcGVuGAIgASgIEg8KB2RldmljZXMYAyABKA0SKAoGY291bnRzGAQgASgLMhgucGVuZHVsdW0udjEuU3RhZ2VDb3VudHMiewoJU3RhZ2VUaW1lEg0KBXN0YWdlGAEgASgJEg8KB3NhbXBsZXMYAiABKA0SJgoDcDUwGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA3A5MBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLeAgoYR2V0Um9sbG91dFN0YXR1c1Jlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0EhAKCHNlbGVjdGVkGAIgASgNEigKBnBoYXNlcxgDIAMoCzIYLnBlbmR1bHVtLnYxLlBoYXNlU3RhdHVzEicKBXRvdGFsGAQgASgLMhgucGVuZHVsdW0udjEuU3RhZ2VDb3VudHMSUgoPZmFpbHVyZV9yZWFzb25zGAUgAygLMjkucGVuZHVsdW0udjEuR2V0Um9sbG91dFN0YXR1c1Jlc3BvbnNlLkZhaWx1cmVSZWFzb25zRW50cnkSKwoLc3RhZ2VfdGltZXMYBiADKAsyFi5wZW5kdWx1bS52MS5TdGFnZVRpbWUaNQoTRmFpbHVyZVJlYXNvbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBIikKE1BhdXNlUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI9ChRQYXVzZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIqChRSZXN1bWVSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj4KFVJlc3VtZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNBYm9ydFJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUQWJvcnRSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiSQoWU2V0RGV2aWNlTGFiZWxzUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkSDAoEdGFncxgCIAMoCRIOCgZncm91cHMYAyADKAkiPgoXU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIpICCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSDwoHdmVyc2lvbhgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgplcnJvcl9jb2RlGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSEgoKYnl0ZXNfZG9uZRgHIAEoBBITCgtieXRlc190b3RhbBgIIAEoBBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd1cGRhdGVkGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLsAwoGRGV2aWNlEgoKAmlkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi8KCWFkbWlzc2lvbhgDIAEoDjIcLnBlbmR1bHVtLnYxLkRldmljZUFkbWlzc2lvbhImCgtib290ZWRfc2xvdBgEIAEoDjIRLnBlbmR1bHVtLnYxLlNsb3QSGQoRaW5zdGFsbGVkX3ZlcnNpb24YBSABKAkSGgoSY29tbWl0dGVkX3NlcXVlbmNlGAYgASgEEhMKC2FnZW50X3N0YXRlGAcgASgJEi0KCWxhc3Rfc2VlbhgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoJaW52ZW50b3J5GAogAygLMiIucGVuZHVsdW0udjEuRGV2aWNlLkludmVudG9yeUVudHJ5EiwKC2RlcGxveW1lbnRzGAsgAygLMhcucGVuZHVsdW0udjEuRGVwbG95bWVudBIOCgZzaWxlbnQYDCABKAgSDAoEdGFncxgNIAMoCRIOCgZncm91cHMYDiADKAkaMAoOSW52ZW50b3J5RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI7ChJMaXN0RGV2aWNlc1JlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSEwoLc2lsZW50X29ubHkYAiABKAgiOwoTTGlzdERldmljZXNSZXNwb25zZRIkCgdkZXZpY2VzGAEgAygLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE0FjY2VwdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFEFjY2VwdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNSZWplY3REZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRSZWplY3REZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiQQoZUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBISCgpwdWJsaWNfa2V5GAEgASgMEhAKCGNsYXNzX2lkGAIgASgJIkEKGlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSIuChlEZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJBChpEZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UibgoTTGlzdEF1ZGl0TG9nUmVxdWVzdBIPCgdzdWJqZWN0GAEgASgJEg0KBWFjdG9yGAIgASgJEhUKDWFjdGlvbl9wcmVmaXgYAyABKAkSDQoFbGltaXQYBCABKA0SEQoJYmVmb3JlX2lkGAUgASgEIoUBCgpBdWRpdEVudHJ5EgoKAmlkGAEgASgEEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgDIAEoCRIOCgZhY3Rpb24YBCABKAkSDwoHc3ViamVjdBgFIAEoCRITCgtkZXRhaWxfanNvbhgGIAEoCSJAChRMaXN0QXVkaXRMb2dSZXNwb25zZRIoCgdlbnRyaWVzGAEgAygLMhcucGVuZHVsdW0udjEuQXVkaXRFbnRyeSJlChtDcmVhdGVFbnJvbG1lbnRUb2tlblJlcXVlc3QSEAoIY2xhc3NfaWQYASABKAkSJgoDdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEgwKBHVzZXMYAyABKA0iZgocQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIKCgJpZBgCIAEoCRIrCgdleHBpcmVzGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCp8CgxSb2xsb3V0U3RhdGUSHQoZUk9MTE9VVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFFJPTExPVVRfU1RBVEVfQUNUSVZFEAESGAoUUk9MTE9VVF9TVEFURV9QQVVTRUQQAhIZChVST0xMT1VUX1NUQVRFX0FCT1JURUQQAyq0AQoPRGV2aWNlQWRtaXNzaW9uEiAKHERFVklDRV9BRE1JU1NJT05fVU5TUEVDSUZJRUQQABIcChhERVZJQ0VfQURNSVNTSU9OX1BFTkRJTkcQARIdChlERVZJQ0VfQURNSVNTSU9OX0FDQ0VQVEVEEAISHQoZREVWSUNFX0FETUlTU0lPTl9SRUpFQ1RFRBADEiMKH0RFVklDRV9BRE1JU1NJT05fREVDT01NSVNTSU9ORUQQBDKICgoMRmxlZXRTZXJ2aWNlElYKDUNyZWF0ZVJvbGxvdXQSIS5wZW5kdWx1bS52MS5DcmVhdGVSb2xsb3V0UmVxdWVzdBoiLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXNwb25zZRJTCgxMaXN0Um9sbG91dHMSIC5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXF1ZXN0GiEucGVuZHVsdW0udjEuTGlzdFJvbGxvdXRzUmVzcG9uc2USXwoQR2V0Um9sbG91dFN0YXR1cxIkLnBlbmR1bHVtLnYxLkdldFJvbGxvdXRTdGF0dXNSZXF1ZXN0GiUucGVuZHVsdW0udjEuR2V0Um9sbG91dFN0YXR1c1Jlc3BvbnNlElMKDFBhdXNlUm9sbG91dBIgLnBlbmR1bHVtLnYxLlBhdXNlUm9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXNwb25zZRJWCg1SZXN1bWVSb2xsb3V0EiEucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlcXVlc3QaIi5wZW5kdWx1bS52MS5SZXN1bWVSb2xsb3V0UmVzcG9uc2USUwoMQWJvcnRSb2xsb3V0EiAucGVuZHVsdW0udjEuQWJvcnRSb2xsb3V0UmVxdWVzdBohLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlc3BvbnNlElwKD1NldERldmljZUxhYmVscxIjLnBlbmR1bHVtLnYxLlNldERldmljZUxhYmVsc1JlcXVlc3QaJC5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXNwb25zZRJQCgtMaXN0RGV2aWNlcxIfLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVxdWVzdBogLnBlbmR1bHVtLnYxLkxpc3REZXZpY2VzUmVzcG9uc2USUwoMQWNjZXB0RGV2aWNlEiAucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlc3BvbnNlElMKDFJlamVjdERldmljZRIgLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXNwb25zZRJlChJQcmVhdXRob3JpemVEZXZpY2USJi5wZW5kdWx1bS52MS5QcmVhdXRob3JpemVEZXZpY2VSZXF1ZXN0GicucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVzcG9uc2USZQoSRGVjb21taXNzaW9uRGV2aWNlEiYucGVuZHVsdW0udjEuRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlc3BvbnNlElMKDExpc3RBdWRpdExvZxIgLnBlbmR1bHVtLnYxLkxpc3RBdWRpdExvZ1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0QXVkaXRMb2dSZXNwb25zZRJrChRDcmVhdGVFbnJvbG1lbnRUb2tlbhIoLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBopLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
 
 /**
  * RolloutPhase is one step of a rollout.
@@ -317,6 +317,197 @@ export const ListRolloutsResponseSchema: GenMessage<ListRolloutsResponse> = /*@_
   messageDesc(file_pendulum_v1_fleet, 7);
 
 /**
+ * GetRolloutStatusRequest names the rollout.
+ *
+ * @generated from message pendulum.v1.GetRolloutStatusRequest
+ */
+export type GetRolloutStatusRequest = Message<"pendulum.v1.GetRolloutStatusRequest"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.GetRolloutStatusRequest.
+ * Use `create(GetRolloutStatusRequestSchema)` to create a new message.
+ */
+export const GetRolloutStatusRequestSchema: GenMessage<GetRolloutStatusRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 8);
+
+/**
+ * StageCounts counts deployments (and devices waiting for theirs) by stage.
+ *
+ * @generated from message pendulum.v1.StageCounts
+ */
+export type StageCounts = Message<"pendulum.v1.StageCounts"> & {
+  /**
+   * Selected, in a phase that has started, not started the release yet.
+   *
+   * @generated from field: uint32 pending = 1;
+   */
+  pending: number;
+
+  /**
+   * @generated from field: uint32 downloading = 2;
+   */
+  downloading: number;
+
+  /**
+   * Installed to the inactive slot, or being activated (armed, rebooting,
+   * verifying, rolling back).
+   *
+   * @generated from field: uint32 installed = 3;
+   */
+  installed: number;
+
+  /**
+   * @generated from field: uint32 committed = 4;
+   */
+  committed: number;
+
+  /**
+   * @generated from field: uint32 failed = 5;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: uint32 rolled_back = 6;
+   */
+  rolledBack: number;
+};
+
+/**
+ * Describes the message pendulum.v1.StageCounts.
+ * Use `create(StageCountsSchema)` to create a new message.
+ */
+export const StageCountsSchema: GenMessage<StageCounts> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 9);
+
+/**
+ * PhaseStatus is one phase's share of the selection and where its devices are.
+ *
+ * @generated from message pendulum.v1.PhaseStatus
+ */
+export type PhaseStatus = Message<"pendulum.v1.PhaseStatus"> & {
+  /**
+   * @generated from field: double percent = 1;
+   */
+  percent: number;
+
+  /**
+   * The phase has started.
+   *
+   * @generated from field: bool open = 2;
+   */
+  open: boolean;
+
+  /**
+   * Selected devices whose place falls in this phase (and no earlier one).
+   *
+   * @generated from field: uint32 devices = 3;
+   */
+  devices: number;
+
+  /**
+   * @generated from field: pendulum.v1.StageCounts counts = 4;
+   */
+  counts?: StageCounts | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.PhaseStatus.
+ * Use `create(PhaseStatusSchema)` to create a new message.
+ */
+export const PhaseStatusSchema: GenMessage<PhaseStatus> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 10);
+
+/**
+ * StageTime is how long deployments spent in one stage.
+ *
+ * @generated from message pendulum.v1.StageTime
+ */
+export type StageTime = Message<"pendulum.v1.StageTime"> & {
+  /**
+   * start (offered → downloading), download (→ installed), wait_for_window
+   * (→ armed), reboot (→ verifying), health_check (→ committed or rolled back).
+   *
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: uint32 samples = 2;
+   */
+  samples: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration p50 = 3;
+   */
+  p50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration p90 = 4;
+   */
+  p90?: Duration | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.StageTime.
+ * Use `create(StageTimeSchema)` to create a new message.
+ */
+export const StageTimeSchema: GenMessage<StageTime> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 11);
+
+/**
+ * GetRolloutStatusResponse is the rollout and its progress.
+ *
+ * @generated from message pendulum.v1.GetRolloutStatusResponse
+ */
+export type GetRolloutStatusResponse = Message<"pendulum.v1.GetRolloutStatusResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+
+  /**
+   * Admitted devices the selector takes now.
+   *
+   * @generated from field: uint32 selected = 2;
+   */
+  selected: number;
+
+  /**
+   * @generated from field: repeated pendulum.v1.PhaseStatus phases = 3;
+   */
+  phases: PhaseStatus[];
+
+  /**
+   * @generated from field: pendulum.v1.StageCounts total = 4;
+   */
+  total?: StageCounts | undefined;
+
+  /**
+   * Error code → deployments that failed or rolled back with it.
+   *
+   * @generated from field: map<string, uint32> failure_reasons = 5;
+   */
+  failureReasons: { [key: string]: number };
+
+  /**
+   * @generated from field: repeated pendulum.v1.StageTime stage_times = 6;
+   */
+  stageTimes: StageTime[];
+};
+
+/**
+ * Describes the message pendulum.v1.GetRolloutStatusResponse.
+ * Use `create(GetRolloutStatusResponseSchema)` to create a new message.
+ */
+export const GetRolloutStatusResponseSchema: GenMessage<GetRolloutStatusResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 12);
+
+/**
  * PauseRolloutRequest names the rollout.
  *
  * @generated from message pendulum.v1.PauseRolloutRequest
@@ -333,7 +524,7 @@ export type PauseRolloutRequest = Message<"pendulum.v1.PauseRolloutRequest"> & {
  * Use `create(PauseRolloutRequestSchema)` to create a new message.
  */
 export const PauseRolloutRequestSchema: GenMessage<PauseRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 8);
+  messageDesc(file_pendulum_v1_fleet, 13);
 
 /**
  * PauseRolloutResponse returns the rollout.
@@ -352,7 +543,7 @@ export type PauseRolloutResponse = Message<"pendulum.v1.PauseRolloutResponse"> &
  * Use `create(PauseRolloutResponseSchema)` to create a new message.
  */
 export const PauseRolloutResponseSchema: GenMessage<PauseRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 9);
+  messageDesc(file_pendulum_v1_fleet, 14);
 
 /**
  * ResumeRolloutRequest names the rollout.
@@ -371,7 +562,7 @@ export type ResumeRolloutRequest = Message<"pendulum.v1.ResumeRolloutRequest"> &
  * Use `create(ResumeRolloutRequestSchema)` to create a new message.
  */
 export const ResumeRolloutRequestSchema: GenMessage<ResumeRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 10);
+  messageDesc(file_pendulum_v1_fleet, 15);
 
 /**
  * ResumeRolloutResponse returns the rollout.
@@ -390,7 +581,7 @@ export type ResumeRolloutResponse = Message<"pendulum.v1.ResumeRolloutResponse">
  * Use `create(ResumeRolloutResponseSchema)` to create a new message.
  */
 export const ResumeRolloutResponseSchema: GenMessage<ResumeRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 11);
+  messageDesc(file_pendulum_v1_fleet, 16);
 
 /**
  * AbortRolloutRequest names the rollout.
@@ -409,7 +600,7 @@ export type AbortRolloutRequest = Message<"pendulum.v1.AbortRolloutRequest"> & {
  * Use `create(AbortRolloutRequestSchema)` to create a new message.
  */
 export const AbortRolloutRequestSchema: GenMessage<AbortRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 12);
+  messageDesc(file_pendulum_v1_fleet, 17);
 
 /**
  * AbortRolloutResponse returns the rollout.
@@ -428,7 +619,7 @@ export type AbortRolloutResponse = Message<"pendulum.v1.AbortRolloutResponse"> &
  * Use `create(AbortRolloutResponseSchema)` to create a new message.
  */
 export const AbortRolloutResponseSchema: GenMessage<AbortRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 13);
+  messageDesc(file_pendulum_v1_fleet, 18);
 
 /**
  * SetDeviceLabelsRequest replaces a device's labels. A label is 1 to 64 of
@@ -458,7 +649,7 @@ export type SetDeviceLabelsRequest = Message<"pendulum.v1.SetDeviceLabelsRequest
  * Use `create(SetDeviceLabelsRequestSchema)` to create a new message.
  */
 export const SetDeviceLabelsRequestSchema: GenMessage<SetDeviceLabelsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 14);
+  messageDesc(file_pendulum_v1_fleet, 19);
 
 /**
  * SetDeviceLabelsResponse returns the device.
@@ -477,7 +668,7 @@ export type SetDeviceLabelsResponse = Message<"pendulum.v1.SetDeviceLabelsRespon
  * Use `create(SetDeviceLabelsResponseSchema)` to create a new message.
  */
 export const SetDeviceLabelsResponseSchema: GenMessage<SetDeviceLabelsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 15);
+  messageDesc(file_pendulum_v1_fleet, 20);
 
 /**
  * Deployment is one device's attempt to install one release.
@@ -541,7 +732,7 @@ export type Deployment = Message<"pendulum.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 16);
+  messageDesc(file_pendulum_v1_fleet, 21);
 
 /**
  * Device is what the server knows about one device.
@@ -633,7 +824,7 @@ export type Device = Message<"pendulum.v1.Device"> & {
  * Use `create(DeviceSchema)` to create a new message.
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 17);
+  messageDesc(file_pendulum_v1_fleet, 22);
 
 /**
  * ListDevicesRequest filters devices.
@@ -661,7 +852,7 @@ export type ListDevicesRequest = Message<"pendulum.v1.ListDevicesRequest"> & {
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 18);
+  messageDesc(file_pendulum_v1_fleet, 23);
 
 /**
  * ListDevicesResponse lists devices.
@@ -680,7 +871,7 @@ export type ListDevicesResponse = Message<"pendulum.v1.ListDevicesResponse"> & {
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 19);
+  messageDesc(file_pendulum_v1_fleet, 24);
 
 /**
  * AcceptDeviceRequest names the device.
@@ -699,7 +890,7 @@ export type AcceptDeviceRequest = Message<"pendulum.v1.AcceptDeviceRequest"> & {
  * Use `create(AcceptDeviceRequestSchema)` to create a new message.
  */
 export const AcceptDeviceRequestSchema: GenMessage<AcceptDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 20);
+  messageDesc(file_pendulum_v1_fleet, 25);
 
 /**
  * AcceptDeviceResponse returns the device.
@@ -718,7 +909,7 @@ export type AcceptDeviceResponse = Message<"pendulum.v1.AcceptDeviceResponse"> &
  * Use `create(AcceptDeviceResponseSchema)` to create a new message.
  */
 export const AcceptDeviceResponseSchema: GenMessage<AcceptDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 21);
+  messageDesc(file_pendulum_v1_fleet, 26);
 
 /**
  * RejectDeviceRequest names the device.
@@ -737,7 +928,7 @@ export type RejectDeviceRequest = Message<"pendulum.v1.RejectDeviceRequest"> & {
  * Use `create(RejectDeviceRequestSchema)` to create a new message.
  */
 export const RejectDeviceRequestSchema: GenMessage<RejectDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 22);
+  messageDesc(file_pendulum_v1_fleet, 27);
 
 /**
  * RejectDeviceResponse returns the device.
@@ -756,7 +947,7 @@ export type RejectDeviceResponse = Message<"pendulum.v1.RejectDeviceResponse"> &
  * Use `create(RejectDeviceResponseSchema)` to create a new message.
  */
 export const RejectDeviceResponseSchema: GenMessage<RejectDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 23);
+  messageDesc(file_pendulum_v1_fleet, 28);
 
 /**
  * PreauthorizeDeviceRequest names the device by its public key.
@@ -782,7 +973,7 @@ export type PreauthorizeDeviceRequest = Message<"pendulum.v1.PreauthorizeDeviceR
  * Use `create(PreauthorizeDeviceRequestSchema)` to create a new message.
  */
 export const PreauthorizeDeviceRequestSchema: GenMessage<PreauthorizeDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 24);
+  messageDesc(file_pendulum_v1_fleet, 29);
 
 /**
  * PreauthorizeDeviceResponse returns the device.
@@ -801,7 +992,7 @@ export type PreauthorizeDeviceResponse = Message<"pendulum.v1.PreauthorizeDevice
  * Use `create(PreauthorizeDeviceResponseSchema)` to create a new message.
  */
 export const PreauthorizeDeviceResponseSchema: GenMessage<PreauthorizeDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 25);
+  messageDesc(file_pendulum_v1_fleet, 30);
 
 /**
  * DecommissionDeviceRequest names the device.
@@ -820,7 +1011,7 @@ export type DecommissionDeviceRequest = Message<"pendulum.v1.DecommissionDeviceR
  * Use `create(DecommissionDeviceRequestSchema)` to create a new message.
  */
 export const DecommissionDeviceRequestSchema: GenMessage<DecommissionDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 26);
+  messageDesc(file_pendulum_v1_fleet, 31);
 
 /**
  * DecommissionDeviceResponse returns the device.
@@ -839,7 +1030,121 @@ export type DecommissionDeviceResponse = Message<"pendulum.v1.DecommissionDevice
  * Use `create(DecommissionDeviceResponseSchema)` to create a new message.
  */
 export const DecommissionDeviceResponseSchema: GenMessage<DecommissionDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 27);
+  messageDesc(file_pendulum_v1_fleet, 32);
+
+/**
+ * ListAuditLogRequest filters the audit log; every filter is optional.
+ *
+ * @generated from message pendulum.v1.ListAuditLogRequest
+ */
+export type ListAuditLogRequest = Message<"pendulum.v1.ListAuditLogRequest"> & {
+  /**
+   * Only changes of this rollout, release, device or token id.
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Only changes by this actor: "token:<name>", "device:<id>", "server:…".
+   *
+   * @generated from field: string actor = 2;
+   */
+  actor: string;
+
+  /**
+   * Only actions starting with this, e.g. "rollout." or "device.accepted".
+   *
+   * @generated from field: string action_prefix = 3;
+   */
+  actionPrefix: string;
+
+  /**
+   * At most this many (100 when 0, at most 1000).
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * Only entries older than this id, to page back.
+   *
+   * @generated from field: uint64 before_id = 5;
+   */
+  beforeId: bigint;
+};
+
+/**
+ * Describes the message pendulum.v1.ListAuditLogRequest.
+ * Use `create(ListAuditLogRequestSchema)` to create a new message.
+ */
+export const ListAuditLogRequestSchema: GenMessage<ListAuditLogRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 33);
+
+/**
+ * AuditEntry is one recorded change: who, what, when.
+ *
+ * @generated from message pendulum.v1.AuditEntry
+ */
+export type AuditEntry = Message<"pendulum.v1.AuditEntry"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string subject = 5;
+   */
+  subject: string;
+
+  /**
+   * What changed, as JSON.
+   *
+   * @generated from field: string detail_json = 6;
+   */
+  detailJson: string;
+};
+
+/**
+ * Describes the message pendulum.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 34);
+
+/**
+ * ListAuditLogResponse lists entries, newest first.
+ *
+ * @generated from message pendulum.v1.ListAuditLogResponse
+ */
+export type ListAuditLogResponse = Message<"pendulum.v1.ListAuditLogResponse"> & {
+  /**
+   * @generated from field: repeated pendulum.v1.AuditEntry entries = 1;
+   */
+  entries: AuditEntry[];
+};
+
+/**
+ * Describes the message pendulum.v1.ListAuditLogResponse.
+ * Use `create(ListAuditLogResponseSchema)` to create a new message.
+ */
+export const ListAuditLogResponseSchema: GenMessage<ListAuditLogResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 35);
 
 /**
  * CreateEnrolmentTokenRequest says whom the token admits.
@@ -874,7 +1179,7 @@ export type CreateEnrolmentTokenRequest = Message<"pendulum.v1.CreateEnrolmentTo
  * Use `create(CreateEnrolmentTokenRequestSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenRequestSchema: GenMessage<CreateEnrolmentTokenRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 28);
+  messageDesc(file_pendulum_v1_fleet, 36);
 
 /**
  * CreateEnrolmentTokenResponse carries the secret, shown once.
@@ -903,7 +1208,7 @@ export type CreateEnrolmentTokenResponse = Message<"pendulum.v1.CreateEnrolmentT
  * Use `create(CreateEnrolmentTokenResponseSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenResponseSchema: GenMessage<CreateEnrolmentTokenResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 29);
+  messageDesc(file_pendulum_v1_fleet, 37);
 
 /**
  * RolloutState is the lifecycle of a rollout.
@@ -1006,6 +1311,17 @@ export const FleetService: GenService<{
     output: typeof ListRolloutsResponseSchema;
   },
   /**
+   * GetRolloutStatus says how far a rollout has come: per phase, devices by
+   * stage; why deployments failed; how long each stage takes.
+   *
+   * @generated from rpc pendulum.v1.FleetService.GetRolloutStatus
+   */
+  getRolloutStatus: {
+    methodKind: "unary";
+    input: typeof GetRolloutStatusRequestSchema;
+    output: typeof GetRolloutStatusResponseSchema;
+  },
+  /**
    * PauseRollout stops offering a rollout's release to devices that have not
    * started it; devices already working on it finish.
    *
@@ -1100,6 +1416,16 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof DecommissionDeviceRequestSchema;
     output: typeof DecommissionDeviceResponseSchema;
+  },
+  /**
+   * ListAuditLog reads the append-only audit log, newest first.
+   *
+   * @generated from rpc pendulum.v1.FleetService.ListAuditLog
+   */
+  listAuditLog: {
+    methodKind: "unary";
+    input: typeof ListAuditLogRequestSchema;
+    output: typeof ListAuditLogResponseSchema;
   },
   /**
    * CreateEnrolmentToken makes a secret that admits new devices of one class
