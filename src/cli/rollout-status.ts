@@ -104,6 +104,10 @@ export function renderStatus(status: GetRolloutStatusResponse, now: Date): strin
     ...counts(total),
   ]);
   lines.push(...table([header, ...rows]));
+  if (r?.healthWatch !== undefined)
+    lines.push(
+      `post-commit health: ${status.unhealthy} of ${status.watched} watched devices unhealthy`,
+    );
   const reasons = Object.entries(status.failureReasons).sort((a, b) => b[1] - a[1]);
   lines.push(
     `failures: ${reasons.length === 0 ? 'none' : reasons.map(([code, n]) => `${code} ${n}`).join(', ')}`,

@@ -24,6 +24,8 @@ export interface DeviceSetup {
   readonly factorySequence: number;
   // [name, argv] pairs run on the trial boot.
   readonly healthChecks: readonly { name: string; command: readonly string[]; timeout?: string }[];
+  // How often the idle agent reruns them after a commit (default: the agent's).
+  readonly periodicHealthEvery?: string;
   readonly maxTries?: number;
   // The device key made at the factory (default: the agent makes one in its state directory).
   readonly key?: string;
@@ -107,7 +109,7 @@ sync_every = "1MiB"
 
 [reboot]
 command = ["true"]
-
+${setup.periodicHealthEvery === undefined ? '' : `\n[health]\nperiodic_every = ${q(setup.periodicHealthEvery)}\n`}
 ${checks}`,
   );
   const journalPath = join(stateDir, 'journal.json');

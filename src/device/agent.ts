@@ -5,6 +5,7 @@ import { activation, waitMs } from './activation.js';
 import { isTrialPending, needsMarkGood } from './boot-state.js';
 import { step } from './install.js';
 import { deviceClock, poll } from './poll.js';
+import { recordAgentStart, runPeriodicCheck } from './post-commit-health.js';
 import { type BackoffPolicy, backoffDelay, jittered, sleep } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
 
@@ -26,6 +27,8 @@ export type LoopResult = 'idle' | 'reboot' | 'waiting' | 'stopped';
 // runAgent runs the agent until `once` is satisfied or the signal aborts.
 export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<LoopResult> {
   await settleBoot(rt);
+  // A crash-looping release shows as restarts; a --once run is not one.
+  if (!options.once) await recordAgentStart(rt);
   const wait = options.sleep ?? sleep;
   let interval = options.pollIntervalMs;
   let failures = 0;
@@ -55,6 +58,7 @@ export async function runAgent(rt: AgentRuntime, options: LoopOptions): Promise<
       interval = (await poll(rt)) ?? interval;
       failures = 0;
       if (rt.state.machine.name !== 'idle') continue;
+      await runPeriodicCheck(rt);
       if (options.once) return 'idle';
       await wait(jittered(interval, options.jitter), rt.signal);
     } catch (error) {

@@ -161,6 +161,9 @@ export const agentConfigSchema = z
               .strict(),
           )
           .default([]),
+        // How often an idle agent reruns the checks on the release it
+        // committed (post-commit health, reported at every check-in); "0s": never.
+        periodic_every: duration.default('10m'),
       })
       .strict()
       .default({}),

@@ -97,6 +97,7 @@ export async function runAgentFromConfig(
       downloadMinRateWindowMs: config.download.min_rate_window,
       downloadDeadlineMs: config.download.deadline,
       inventory: config.device.inventory,
+      periodicHealthEveryMs: config.health.periodic_every,
     },
     slots,
     bootloader,

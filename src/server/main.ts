@@ -173,6 +173,7 @@ export async function startServer(
     now,
     log,
     intervalMs: config.rollout_interval,
+    silentAfterMs: config.silent_after_polls * config.poll_interval,
   });
 
   return {

@@ -186,8 +186,17 @@ describe('quick start', () => {
       '4h',
       '--timezone',
       'Europe/Berlin',
+      '--health-watch',
+      '1d',
+      '--max-unhealthy-ratio',
+      '0.1',
+      '--min-watched',
+      '10',
       ...connection(adminToken),
     ]);
+    expect(created).toContain(
+      '  watches devices 1d after commit; pauses itself at more than 10 % unhealthy (over 3 agent restarts, a failed periodic check or lost contact)\n',
+    );
     expect(created).toContain('  to every "acme-gateway" device, tagged eu, in group beta\n');
     expect(created).toContain('  phases: 5 % (soak 2h) → 25 % (soak 1d) → 100 %\n');
     expect(created).toContain('  pauses itself above 5 % failed (once 20 finished)\n');

@@ -44,6 +44,7 @@ async function runtimeWith(source: UpdateSource, controller: AbortController) {
       downloadMinRateWindowMs: 300_000,
       downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
+      periodicHealthEveryMs: 0,
     },
     // Never written: no offer is ever made in these tests.
     slots: {

@@ -35,6 +35,7 @@ export async function makeDevice(
     slots?: { A: string; B: string };
     maxTries?: number;
     healthChecks?: DeviceSetup['healthChecks'];
+    periodicHealthEvery?: string;
     classId?: string;
   } = {},
 ): Promise<TestDevice> {
@@ -56,6 +57,9 @@ export async function makeDevice(
     factoryVersion: '1.0.0',
     factorySequence: 1,
     healthChecks: options.healthChecks ?? [imageSelfTest],
+    ...(options.periodicHealthEvery === undefined
+      ? {}
+      : { periodicHealthEvery: options.periodicHealthEvery }),
     maxTries: options.maxTries ?? 3,
     cli: distCli,
   });

@@ -1,6 +1,6 @@
 // The server as an update source: authenticates with the device key, keeps
 // the short-lived token, and authenticates again when it is refused.
-import { durationMs } from '@bufbuild/protobuf/wkt';
+import { durationMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Client as GrpcClient } from '@grpc/grpc-js';
 import { isPendulumError } from '../../errors.js';
 import { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
@@ -96,6 +96,16 @@ export async function createGrpcSource(
               trustRootVersion: status.trustRootVersion,
               agentState: status.agentState,
               inventory: { ...status.inventory },
+              health:
+                status.health === undefined
+                  ? undefined
+                  : {
+                      committedAt: timestampFromMs(status.health.committedAt),
+                      agentRestarts: status.health.restarts,
+                      checksRun: status.health.checksRun,
+                      checksFailed: status.health.checksFailed,
+                      lastFailure: status.health.lastFailure.slice(0, 1024),
+                    },
             },
             nonce: status.nonce,
           },

@@ -3,7 +3,7 @@
 
 import type { Offer } from '../../gen/pendulum/v1/device_pb.js';
 import type { Signed } from '../../gen/pendulum/v1/manifest_pb.js';
-import type { PendingReport } from '../agent-state.js';
+import type { PendingReport, PostCommitHealth } from '../agent-state.js';
 import type { SlotName } from '../slots/slot.js';
 
 export interface DeviceStatusReport {
@@ -13,6 +13,8 @@ export interface DeviceStatusReport {
   readonly trustRootVersion: number;
   readonly agentState: string;
   readonly inventory: Readonly<Record<string, string>>;
+  // How the committed release has fared since the agent committed it.
+  readonly health?: PostCommitHealth | undefined;
   // Random, new for every check-in; the reply's freshness statement echoes it.
   readonly nonce: Uint8Array;
 }

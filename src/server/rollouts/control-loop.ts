@@ -6,12 +6,15 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import { type Decision, decide, positionOf } from './controller.js';
+import { assessHealth } from './health-watch.js';
 
 export interface ControlLoopOptions {
   readonly store: Store;
   readonly now: () => Date;
   readonly log: Logger;
   readonly intervalMs: number;
+  // A device not seen for this long has lost contact (post-commit health).
+  readonly silentAfterMs: number;
 }
 
 export interface ControlLoop {
@@ -44,10 +47,24 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
       const counts = await store.deployments.countByState(rollout.id);
       const sum = (states: string[]) => states.reduce((n, s) => n + (counts.get(s) ?? 0), 0);
       const at = now();
+      const watch = rollout.plan.healthWatch;
+      const health =
+        watch === undefined
+          ? undefined
+          : assessHealth(
+              watch,
+              await store.deployments.committedSince(
+                rollout.id,
+                new Date(at.getTime() - watch.watchMs),
+              ),
+              at,
+              options.silentAfterMs,
+            );
       const decision = decide(
         positionOf(rollout),
         { succeeded: sum(succeededStates), failed: sum(failedStates) },
         at,
+        health,
       );
       if (decision.kind === 'hold') continue;
       const changed = await store.transaction(async (tx) => {

@@ -3,9 +3,14 @@
 
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampDate } from '@bufbuild/protobuf/wkt';
 import { isPendulumError, PendulumError } from '../../errors.js';
-import { type DeviceService, type Offer, OfferSchema } from '../../gen/pendulum/v1/device_pb.js';
+import {
+  type DeviceService,
+  type Offer,
+  OfferSchema,
+  type PostCommitHealth,
+} from '../../gen/pendulum/v1/device_pb.js';
 import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../trust/index.js';
@@ -16,7 +21,7 @@ import type { ServerContext } from '../context.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
 import { positionOf, reaches } from '../rollouts/controller.js';
 import { selectRelease } from '../rollouts/select-release.js';
-import type { StoredDevice } from '../store/devices.js';
+import { type DeviceHealth, noHealth, type StoredDevice } from '../store/devices.js';
 
 type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
 
@@ -128,6 +133,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
           trustRootVersion: status?.trustRootVersion ?? 0,
           agentState: status?.agentState ?? '',
           inventory: { ...(status?.inventory ?? {}) },
+          health: healthFromWire(status?.health),
         },
         ctx.now(),
       );
@@ -358,4 +364,18 @@ async function enrol(
     now: ctx.now(),
   });
   return device;
+}
+
+// healthFromWire reads what the device says about its committed release;
+// nothing said is nothing wrong.
+function healthFromWire(health: PostCommitHealth | undefined): DeviceHealth {
+  if (health === undefined) return noHealth;
+  return {
+    committedAt:
+      health.committedAt === undefined ? null : timestampDate(health.committedAt).toISOString(),
+    restarts: health.agentRestarts,
+    checksRun: health.checksRun,
+    checksFailed: health.checksFailed,
+    lastFailure: health.lastFailure.slice(0, 1024),
+  };
 }

@@ -31,7 +31,26 @@ export interface StoredDevice {
   // Labels rollout selectors match: every tag asked, any group asked.
   readonly tags: readonly string[];
   readonly groups: readonly string[];
+  readonly health: DeviceHealth;
 }
+
+// What a device last said about the release it committed.
+export interface DeviceHealth {
+  // When it committed (its clock); null for a release it did not install.
+  readonly committedAt: string | null;
+  readonly restarts: number;
+  readonly checksRun: number;
+  readonly checksFailed: number;
+  readonly lastFailure: string;
+}
+
+export const noHealth: DeviceHealth = {
+  committedAt: null,
+  restarts: 0,
+  checksRun: 0,
+  checksFailed: 0,
+  lastFailure: '',
+};
 
 export interface CheckIn {
   readonly bootedSlot: Slot | null;
@@ -40,6 +59,7 @@ export interface CheckIn {
   readonly trustRootVersion: number;
   readonly agentState: string;
   readonly inventory: Readonly<Record<string, string>>;
+  readonly health: DeviceHealth;
 }
 
 export interface Authentication {
@@ -71,6 +91,13 @@ function toDevice(row: Selectable<DevicesTable>): StoredDevice {
     updatedAt: row.updated_at,
     tags: JSON.parse(row.tags) as string[],
     groups: JSON.parse(row.groups) as string[],
+    health: {
+      committedAt: row.health_committed_at,
+      restarts: num(row.health_restarts),
+      checksRun: num(row.health_checks_run),
+      checksFailed: num(row.health_checks_failed),
+      lastFailure: row.health_last_failure,
+    },
   };
 }
 
@@ -183,6 +210,13 @@ export function createDeviceRepository(db: Kysely<Database>) {
     async recordCheckIn(id: string, status: CheckIn, now: Date): Promise<StoredDevice> {
       requireSafeInteger(status.committedSequence, 'committedSequence');
       requireSafeInteger(status.trustRootVersion, 'trustRootVersion');
+      const { health } = status;
+      for (const [field, value] of Object.entries({
+        restarts: health.restarts,
+        checksRun: health.checksRun,
+        checksFailed: health.checksFailed,
+      }))
+        requireSafeInteger(value, `health.${field}`);
       const at = iso(now);
       const result = await db
         .updateTable('devices')
@@ -193,6 +227,11 @@ export function createDeviceRepository(db: Kysely<Database>) {
           trust_root_version: status.trustRootVersion,
           agent_state: status.agentState,
           inventory: JSON.stringify(status.inventory),
+          health_committed_at: health.committedAt,
+          health_restarts: health.restarts,
+          health_checks_run: health.checksRun,
+          health_checks_failed: health.checksFailed,
+          health_last_failure: health.lastFailure,
           last_seen_at: at,
           updated_at: at,
         })

@@ -105,6 +105,13 @@ export interface DevicesTable {
   // JSON arrays of strings, matched by rollout selectors.
   tags: Generated<string>;
   groups: Generated<string>;
+  // What the device last said about the release it committed: when (its
+  // clock), agent restarts and periodic health checks since.
+  health_committed_at: string | null;
+  health_restarts: Generated<number>;
+  health_checks_run: Generated<number>;
+  health_checks_failed: Generated<number>;
+  health_last_failure: Generated<string>;
 }
 
 export interface DeploymentsTable {

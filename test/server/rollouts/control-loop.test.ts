@@ -40,7 +40,8 @@ beforeEach(async () => {
 });
 afterEach(async () => temp.cleanup());
 
-const tick = (seconds: number) => tickOnce({ store, log, now: () => at(seconds) });
+const silentAfterMs = 15 * 60_000;
+const tick = (seconds: number) => tickOnce({ store, log, now: () => at(seconds), silentAfterMs });
 
 // finish gives `n` new devices a deployment of r1 ending in `state`.
 let devices = 0;
@@ -140,5 +141,87 @@ describe('the rollout controller', () => {
     await store.rollouts.setState('r1', 'aborted', ['paused'], at(6));
     expect(await tick(99_999)).toEqual([]);
     expect((await store.rollouts.get('r1'))?.currentPhase).toBe(0);
+  });
+
+  it('pauses a rollout whose committed devices turn unhealthy after their commit, and says why', async () => {
+    await publish(store, { id: hex64(9), sequence: 9 });
+    await store.rollouts.create({
+      id: 'watched',
+      releaseId: hex64(9),
+      classId: 'gateway',
+      plan: {
+        ...plan,
+        threshold: undefined,
+        healthWatch: {
+          watchMs: 86_400_000,
+          maxRestarts: 3,
+          threshold: { kind: 'count', count: 2 },
+        },
+      },
+      now: at(0),
+    });
+    await store.rollouts.setState('r1', 'paused', ['active'], at(0));
+    const commitOn = async (id: string, health: { checksFailed?: number; restarts?: number }) => {
+      await store.devices.recordAuthentication({
+        id,
+        publicKey: new Uint8Array(32),
+        classId: 'gateway',
+        admissionIfNew: 'accepted',
+        timestampMs: 1,
+        now: at(0),
+      });
+      await store.deployments.create({
+        id: `w-${id}`,
+        deviceId: id,
+        releaseId: hex64(9),
+        rolloutId: 'watched',
+        bytesTotal: 100,
+        now: at(1),
+      });
+      await store.deployments.transition(
+        `w-${id}`,
+        {
+          sequence: 1,
+          state: 'committed',
+          bytesDone: 100,
+          bytesTotal: 100,
+          errorCode: '',
+          message: '',
+          logTail: '',
+          finished: true,
+        },
+        at(2),
+      );
+      await store.devices.recordCheckIn(
+        id,
+        {
+          bootedSlot: 'B',
+          installedVersion: '1.9.0',
+          committedSequence: 9,
+          trustRootVersion: 1,
+          agentState: 'idle',
+          inventory: {},
+          health: {
+            committedAt: at(2).toISOString(),
+            restarts: health.restarts ?? 0,
+            checksRun: 4,
+            checksFailed: health.checksFailed ?? 0,
+            lastFailure: '',
+          },
+        },
+        at(100),
+      );
+    };
+    await commitOn('healthy', {});
+    await commitOn('failing', { checksFailed: 1 });
+    expect(await tick(200)).toEqual([]);
+    await commitOn('crashing', { restarts: 4 });
+    const [applied] = await tick(300);
+    expect(applied?.decision).toEqual({
+      kind: 'pause',
+      reason:
+        'post-commit health: 2 of 3 devices watched after their commit turned unhealthy (0 lost contact, 1 failed periodic health checks, 1 restarted the agent more than 3 times), at the limit of 2',
+    });
+    expect((await store.rollouts.get('watched'))?.state).toBe('paused');
   });
 });

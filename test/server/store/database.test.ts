@@ -48,6 +48,7 @@ describe('openDatabase', () => {
       '0003-report-sequence',
       '0004-rollout-plans',
       '0005-device-labels',
+      '0007-post-commit-health',
     ]);
     await db.destroy();
   });

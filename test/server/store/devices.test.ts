@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
 import { openDatabase } from '../../../src/server/store/database.js';
+import { noHealth } from '../../../src/server/store/devices.js';
 import { createStore, type Store } from '../../../src/server/store/index.js';
 import { at, openTempStore, type TempStore } from './temp-store.js';
 
@@ -104,6 +105,13 @@ describe('device state', () => {
         trustRootVersion: 2,
         agentState: 'idle',
         inventory: { kernel: '6.1' },
+        health: {
+          committedAt: at(1500).toISOString(),
+          restarts: 2,
+          checksRun: 7,
+          checksFailed: 1,
+          lastFailure: 'disk: read-only',
+        },
       },
       at(2000),
     );
@@ -115,6 +123,13 @@ describe('device state', () => {
       agentState: 'idle',
       inventory: { kernel: '6.1' },
       lastSeenAt: at(2000).toISOString(),
+      health: {
+        committedAt: at(1500).toISOString(),
+        restarts: 2,
+        checksRun: 7,
+        checksFailed: 1,
+        lastFailure: 'disk: read-only',
+      },
     });
   });
 
@@ -126,6 +141,7 @@ describe('device state', () => {
       trustRootVersion: 0,
       agentState: '',
       inventory: {},
+      health: noHealth,
     };
     expect(
       isPendulumError(
