@@ -370,9 +370,17 @@ async function enrol(
 // nothing said is nothing wrong.
 function healthFromWire(health: PostCommitHealth | undefined): DeviceHealth {
   if (health === undefined) return noHealth;
+  let committedAt: string | null = null;
+  if (health.committedAt !== undefined) {
+    const date = timestampDate(health.committedAt);
+    if (Number.isNaN(date.getTime()))
+      throw new PendulumError('INVALID_ARGUMENT', 'status.health.committed_at is not a time', {
+        context: { field: 'status.health.committed_at' },
+      });
+    committedAt = date.toISOString();
+  }
   return {
-    committedAt:
-      health.committedAt === undefined ? null : timestampDate(health.committedAt).toISOString(),
+    committedAt,
     restarts: health.agentRestarts,
     checksRun: health.checksRun,
     checksFailed: health.checksFailed,

@@ -217,6 +217,27 @@ describe('rollout status', () => {
   });
 });
 
+describe('post-commit health reports', () => {
+  it('refuses a check-in whose health record names a time that is not one, recording nothing', async () => {
+    const { deviceId, token } = await fleet.newDevice();
+    const client = createClient(DeviceService, channel, () => bearer(token));
+    await expect(
+      client.checkIn({
+        nonce,
+        status: {
+          installedVersion: '9.9.9',
+          health: { committedAt: { seconds: 0x7fffffffffffffffn }, checksFailed: 1 },
+        },
+      }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('committed_at'),
+    });
+    const { devices } = await fleet.fleet.listDevices({});
+    expect(devices.find((d) => d.id === deviceId)?.installedVersion).toBe('');
+  });
+});
+
 describe('overlapping rollouts', () => {
   it('lets the newest matching rollout win, and never offers what the device has committed or passed', async () => {
     const device = await newDevice({ tags: ['canary'] });
