@@ -14,13 +14,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import type { PostgresProvision } from './postgres.js';
+import { openDatabase } from '../../src/server/store/database.js';
+import { freePort } from './free-port.js';
+import { type PostgresProvision, withAdmin } from './postgres.js';
 
 const run = promisify(execFile);
 const strict = process.env.PENDULUM_TEST_STRICT === '1';
@@ -31,8 +32,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const external = process.env.PENDULUM_TEST_POSTGRES;
   if (external !== undefined && external !== '') {
     await waitForServer(external, 1);
-    project.provide('postgres', { url: external } satisfies PostgresProvision);
-    return async () => undefined;
+    const migrated = await makeMigratedDatabase(external);
+    project.provide('postgres', { url: external, migrated: migrated.name });
+    return migrated.drop;
   }
   const bin = findBinaries();
   if (bin === undefined) {
@@ -45,8 +47,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => undefined;
   }
   const cluster = await startCluster(bin);
-  project.provide('postgres', { url: cluster.url } satisfies PostgresProvision);
+  try {
+    const migrated = await makeMigratedDatabase(cluster.url);
+    project.provide('postgres', { url: cluster.url, migrated: migrated.name });
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
   return cluster.stop;
+}
+
+// makeMigratedDatabase makes the database each store test's is copied from,
+// with pendulum's migrations applied, and closes every connection to it (a
+// database someone is connected to cannot be copied).
+async function makeMigratedDatabase(
+  url: string,
+): Promise<{ name: string; drop: () => Promise<void> }> {
+  const name = `pendulum_migrated_${randomBytes(6).toString('hex')}`;
+  await withAdmin(url, (client) => client.query(`CREATE DATABASE ${name}`));
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  await (await openDatabase({ url: target.toString() })).destroy();
+  return {
+    name,
+    drop: async () => {
+      await withAdmin(url, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
+    },
+  };
 }
 
 // findBinaries returns the directory of the newest initdb and pg_ctl:
@@ -176,19 +205,6 @@ async function startOnFreePort(
       if (attempt >= 5 || !/could not bind|Address already in use/.test(serverLog)) throw error;
     }
   }
-}
-
-// freePort asks the OS for a loopback port nobody listens on.
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
 }
 
 // waitForServer connects until the server answers, `tries` times 100 ms apart.

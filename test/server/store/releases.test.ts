@@ -81,6 +81,31 @@ forEachBackend((backend) => {
       expect(isPendulumError(error, 'SIZE_MISMATCH')).toBe(true);
     });
 
+    it('lists components in byte order on every backend, whatever the server locale', async () => {
+      const components = ['rootfs', 'Rootfs', 'boot', 'Boot-2', 'boot_1', 'app'];
+      for (let i = 0; i < components.length; i++)
+        await store.payloads.insert({ id: hex64(i + 1), size: 1, now: at(0) });
+      await store.releases.insert({
+        id: hex64(0xa),
+        vendorId: 'acme',
+        classId: 'gateway',
+        sequence: 1,
+        version: '1.0.0',
+        expiresAt: at(100).toISOString(),
+        signed: new Uint8Array([1]),
+        size: components.length,
+        payloads: components.map((component, i) => ({
+          component,
+          payloadId: hex64(i + 1),
+          size: 1,
+        })),
+        now: at(0),
+      });
+      const listed = (await store.releases.payloadRefs(hex64(0xa))).map((ref) => ref.component);
+      // SQLite's BINARY order; a locale's order would be app, boot, Boot-2, boot_1, …
+      expect(listed).toEqual(['Boot-2', 'Rootfs', 'app', 'boot', 'boot_1', 'rootfs']);
+    });
+
     it('lists newest first and keeps the signed envelope bytes exactly', async () => {
       await publish(store, { id: hex64(0xa), sequence: 1 });
       await publish(store, { id: hex64(0xc), sequence: 3 });
