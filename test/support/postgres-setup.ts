@@ -8,6 +8,8 @@
 //   Unix socket), fsync off, and stopped and removed at the end of the run.
 //   initdb and pg_ctl refuse to run as root, so as root they run as the
 //   `postgres` user (which Debian's postgresql package creates) via runuser.
+//   A run killed before its teardown leaves that server running:
+//   runuser -u postgres -- pg_ctl -D /tmp/pendulum-pg-*/data stop.
 // - Without the binaries (Debian package `postgresql`) the PostgreSQL half is
 //   skipped with a warning, or, under PENDULUM_TEST_STRICT=1 (CI), the run fails.
 import { execFile } from 'node:child_process';
