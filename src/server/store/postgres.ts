@@ -11,8 +11,8 @@ export interface PostgresOptions {
   readonly poolSize: number;
   // How long a query waits to connect (or for a free connection) before failing.
   readonly connectTimeoutMs: number;
-  // Called when an idle pooled connection fails (the server restarted); the
-  // pool drops it and the next query connects again.
+  // Called when a pooled connection fails (the server restarted); the pool
+  // drops it and the next query connects again.
   readonly onConnectionError?: (error: Error) => void;
 }
 
@@ -27,8 +27,16 @@ export function postgresDialect(url: string, options: PostgresOptions): Dialect 
     keepAlive: true,
     application_name: 'pendulum',
   });
-  // Without a listener, an idle connection's error would crash the process.
-  pool.on('error', (error) => options.onConnectionError?.(error));
+  // A connection that fails (the server restarts, an administrator ends it)
+  // emits 'error', which crashes the process unless someone listens: the
+  // pool listens only while the connection is idle, so every connection gets
+  // a listener of its own. A query in flight fails by itself; the pool drops
+  // the connection when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => options.onConnectionError?.(error));
+  });
+  // The pool re-emits an idle connection's error, already reported above.
+  pool.on('error', () => undefined);
   return new PostgresDialect({ pool });
 }
 

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
 import {
@@ -192,6 +193,34 @@ describe.skipIf(postgresSkipReason() !== undefined)('openDatabase on PostgreSQL'
       }
     } finally {
       for (const db of opened) await db.destroy();
+    }
+  });
+
+  it('a connection the server drops fails its request as STORAGE_FAILED, and the process carries on', async () => {
+    const location = (await emptyDatabase('postgres')) as { url: string };
+    const store = createStore(await openDatabase(location));
+    const killer = new pg.Client({ connectionString: location.url });
+    await killer.connect();
+    try {
+      const error = await store
+        .transaction(async (tx) => {
+          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(
+            tx.db,
+          );
+          // An administrator (or a failover) ends this connection mid-transaction.
+          await killer.query('select pg_terminate_backend($1)', [rows[0]?.pid]);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await tx.payloads.insert({ id: hex64(1), size: 1, now: at(0) });
+        })
+        .catch((e: unknown) => e);
+      expect(isPendulumError(error, 'STORAGE_FAILED')).toBe(true);
+      // The pool drops the dead connection; the next request gets a new one.
+      expect(await store.payloads.get(hex64(1))).toBeUndefined();
+      await store.payloads.insert({ id: hex64(2), size: 2, now: at(0) });
+      expect(await store.payloads.get(hex64(2))).toEqual({ id: hex64(2), size: 2 });
+    } finally {
+      await killer.end();
+      await store.close();
     }
   });
 
