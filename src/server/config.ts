@@ -4,11 +4,27 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { duration, size } from '../config/fields.js';
 import { loadTomlFile, validateConfig } from '../config/load.js';
+import { type DatabaseLocation, databaseUrlProblem } from './store/database-location.js';
 
 export const serverConfigSchema = z
   .object({
     // Where the database and payloads live.
     data_dir: z.string().min(1).default('./pendulum-data'),
+    // The metadata database: empty for the embedded SQLite file under
+    // data_dir, or postgres://user@host:port/database for a PostgreSQL server
+    // that several replicas share (the password, if any, is best left to
+    // PGPASSWORD or ~/.pgpass; it never appears in messages or logs).
+    database: z
+      .string()
+      .default('')
+      .superRefine((value, ctx) => {
+        const problem = value === '' ? undefined : databaseUrlProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }),
+    // PostgreSQL only: connections each replica keeps open at most, and how
+    // long a query waits to connect before the request fails.
+    database_pool_size: z.number().int().min(1).default(10),
+    database_connect_timeout: duration.default('10s'),
     // host:port to listen on; port 0 lets the OS choose.
     listen: z.string().min(1).default('127.0.0.1:7443'),
     // PEM files. Without them the server speaks plaintext, which it allows
@@ -95,6 +111,12 @@ export async function loadServerConfig(
 ): Promise<ServerConfig> {
   const fromFile = path === undefined ? {} : await loadTomlFile(path, z.record(z.unknown()));
   return validateConfig({ ...fromFile, ...overrides }, serverConfigSchema, path ?? 'server config');
+}
+
+// databaseLocation is where the metadata database is: the `database` URL,
+// or the SQLite file in the data directory when it is empty.
+export function databaseLocation(config: ServerConfig): DatabaseLocation {
+  return config.database === '' ? { path: dataPaths(config).database } : { url: config.database };
 }
 
 // Paths inside the data directory.

@@ -15,7 +15,7 @@ import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
 import { decodeTrustRoot } from '../trust/index.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
-import { dataPaths, type ServerConfig } from './config.js';
+import { databaseLocation, dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { type Listener, listen } from './listener.js';
 import { createLocalPayloadStore } from './payloads/local.js';
@@ -24,6 +24,7 @@ import { createDeviceService } from './services/device-service.js';
 import { createFleetService } from './services/fleet-service.js';
 import { createPublisherService } from './services/publisher-service.js';
 import { openDatabase } from './store/database.js';
+import { describeLocation } from './store/database-location.js';
 import { createStore } from './store/index.js';
 import { loadTimestampSigner } from './timestamp-key.js';
 
@@ -75,7 +76,18 @@ export async function startServer(
   });
   const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
-  const store = createStore(await openDatabase({ path: paths.database }));
+  const database = databaseLocation(config);
+  const store = createStore(
+    await openDatabase({
+      ...database,
+      postgres: {
+        poolSize: config.database_pool_size,
+        connectTimeoutMs: config.database_connect_timeout,
+        onConnectionError: (error) =>
+          log.warn({ err: error }, 'a pooled database connection failed; reconnecting on demand'),
+      },
+    }),
+  );
   const ctx: ServerContext = {
     store,
     payloads,
@@ -136,7 +148,12 @@ export async function startServer(
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   log.info(
-    { address, dataDir: config.data_dir, tls: config.tls !== undefined },
+    {
+      address,
+      dataDir: config.data_dir,
+      database: describeLocation(database),
+      tls: config.tls !== undefined,
+    },
     'pendulum server listening',
   );
   if (config.tls === undefined) {

@@ -1,29 +1,40 @@
-// Opens the embedded SQLite metadata database and brings its schema up to date.
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
+// Opens the metadata database, SQLite or PostgreSQL, and brings its schema
+// up to date before anyone can query it.
 import { Kysely, type Migration, Migrator } from 'kysely';
 import { PendulumError } from '../../errors.js';
+import { checkDatabaseUrl, type DatabaseLocation } from './database-location.js';
 import { migrations as allMigrations, staticMigrationProvider } from './migrations/index.js';
+import {
+  checkReachable,
+  defaultPostgresOptions,
+  type PostgresOptions,
+  postgresDialect,
+} from './postgres.js';
 import type { Database } from './schema.js';
-import { DurableSqliteDialect } from './sqlite-dialect.js';
-import { storeError } from './store-error.js';
+import { openSqliteDialect } from './sqlite.js';
 
+export type { DatabaseLocation } from './database-location.js';
 export { storeError } from './store-error.js';
 
-export interface OpenDatabaseOptions {
-  // The SQLite file; its directory is created if missing.
-  readonly path: string;
+export type OpenDatabaseOptions = DatabaseLocation & {
   // The migrations to apply; pendulum's own unless a test injects others.
   readonly migrations?: Readonly<Record<string, Migration>>;
-}
+  // PostgreSQL only: the connection pool.
+  readonly postgres?: Partial<PostgresOptions>;
+};
 
-// openDatabase opens (or creates) the database file and migrates it to the
-// latest schema before anyone can query it.
+// openDatabase opens (or creates) the database and migrates it to the latest
+// schema. Servers starting at once against one database migrate it once: the
+// migrator holds a lock (SQLite's write lock, a PostgreSQL advisory lock).
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Kysely<Database>> {
-  const sqlite = await openSqlite(options.path);
-  const db = new Kysely<Database>({ dialect: new DurableSqliteDialect({ database: sqlite }) });
+  if ('url' in options) checkDatabaseUrl(options.url);
+  const dialect =
+    'url' in options
+      ? postgresDialect(options.url, { ...defaultPostgresOptions, ...options.postgres })
+      : await openSqliteDialect(options.path);
+  const db = new Kysely<Database>({ dialect });
   try {
+    if ('url' in options) await checkReachable(db, options.url);
     await migrateToLatest(db, options.migrations ?? allMigrations);
   } catch (error) {
     await db.destroy();
@@ -32,33 +43,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Kysely
   return db;
 }
 
-async function openSqlite(path: string): Promise<SQLite.Database> {
-  let sqlite: SQLite.Database | undefined;
-  try {
-    await mkdir(dirname(path), { recursive: true });
-    sqlite = new SQLite(path);
-    // WAL: readers never block the writer, and a crash cannot tear a page.
-    const mode = sqlite.pragma('journal_mode = WAL', { simple: true });
-    if (mode !== 'wal') {
-      throw new PendulumError(
-        'STORAGE_FAILED',
-        `cannot enable WAL journal on ${path} (got ${String(mode)})`,
-      );
-    }
-    // FULL, not NORMAL: under WAL, NORMAL may lose the last commits on power
-    // loss, and this is the system of record for releases and deployments.
-    sqlite.pragma('synchronous = FULL');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('busy_timeout = 5000');
-    return sqlite;
-  } catch (error) {
-    sqlite?.close();
-    throw storeError(error, `cannot open database ${path}`);
-  }
-}
-
-// Every migration runs in one transaction with its bookkeeping, so a failure
-// names the migration and leaves the schema as it was.
+// Every pending migration runs in one transaction with its bookkeeping (both
+// backends have transactional DDL), so a failure names the migration and
+// leaves the schema as it was.
 async function migrateToLatest(
   db: Kysely<Database>,
   set: Readonly<Record<string, Migration>>,

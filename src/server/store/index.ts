@@ -14,7 +14,7 @@ import { createTokenRepository, type TokenRepository } from './tokens.js';
 import { createTrustRootRepository, type TrustRootRepository } from './trust-roots.js';
 
 export type { AuditEntry } from './audit.js';
-export { type OpenDatabaseOptions, openDatabase } from './database.js';
+export { type DatabaseLocation, type OpenDatabaseOptions, openDatabase } from './database.js';
 export type {
   DeploymentEvent,
   DeploymentSummary,
@@ -42,7 +42,8 @@ export interface Store {
   readonly audit: AuditRepository;
   // Runs fn with a store bound to one transaction: all its writes commit
   // together or, if fn throws, none do. Inside fn use only the store passed
-  // in; the outer store waits for the transaction (SQLite has one connection).
+  // in: on SQLite the outer store waits for the transaction (one connection),
+  // on PostgreSQL it uses another connection and may wait on its row locks.
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   // Closes the database; the store is unusable afterwards.
   close(): Promise<void>;
