@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/server/store/index.js';
 import { at, forEachBackend, openTempStore, type TempStore } from './temp-store.js';
@@ -64,5 +65,20 @@ forEachBackend((backend) => {
     expect(actions(page2)).toEqual(['rollout.abort', 'rollout.advance']);
     // A prefix with LIKE's wildcards matches only itself.
     expect(await store.audit.list({ limit: 10, actionPrefix: 'rollout%' })).toEqual([]);
+  });
+
+  it('refuses to rewrite or delete history, in the database itself', async () => {
+    await store.audit.append({
+      actor: 'token:ci',
+      action: 'release.publish',
+      subject: 'r1',
+      detail: {},
+      now: at(0),
+    });
+    // The schema types forbid it; raw SQL is what someone at a prompt would type.
+    const rewrite = sql`UPDATE audit_log SET actor = 'token:nobody'`.execute(store.db);
+    await expect(rewrite).rejects.toThrow(/append-only/);
+    await expect(store.db.deleteFrom('audit_log').execute()).rejects.toThrow(/append-only/);
+    expect((await store.audit.list({ limit: 10 })).map((e) => e.actor)).toEqual(['token:ci']);
   });
 });

@@ -64,6 +64,7 @@ forEachBackend((backend) => {
         '0004-rollout-plans',
         '0005-device-labels',
         '0007-post-commit-health',
+        '0008-audit-append-only',
       ]);
       await db.destroy();
     });
