@@ -111,17 +111,20 @@ export function registerServer(program: Command): void {
         const { createStore } = await import('../server/store/index.js');
         const store = createStore(await openDatabase(location));
         try {
-          const { token } = await store.tokens.createApiToken({
-            name: options.name,
-            role: options.role,
-            now: new Date(),
-          });
-          await store.audit.append({
-            actor: 'local:cli',
-            action: 'token.create',
-            subject: options.name,
-            detail: { role: options.role },
-            now: new Date(),
+          const token = await store.transaction(async (tx) => {
+            const created = await tx.tokens.createApiToken({
+              name: options.name,
+              role: options.role,
+              now: new Date(),
+            });
+            await tx.audit.append({
+              actor: 'local:cli',
+              action: 'token.create',
+              subject: options.name,
+              detail: { role: options.role },
+              now: new Date(),
+            });
+            return created.token;
           });
           print(token);
         } catch (error) {

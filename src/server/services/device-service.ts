@@ -216,32 +216,38 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       const finished = isFinalDeploymentState(state);
-      const { recorded } = await store.deployments.transition(
-        deployment.id,
-        {
-          sequence,
-          state,
-          bytesDone: Number(request.bytesDone),
-          bytesTotal: Number(request.bytesTotal),
-          errorCode: request.errorCode.slice(0, 64),
-          message: request.message.slice(0, 2048),
-          logTail: request.logTail.slice(0, 16 * 1024),
-          finished,
-        },
-        ctx.now(),
-      );
-      if (recorded && finished) {
-        await store.audit.append({
-          actor: `device:${device.deviceId}`,
-          action: `deployment.${state}`,
-          subject: deployment.id,
-          detail: {
-            release: deployment.releaseId,
-            errorCode: request.errorCode,
-            message: request.message,
+      // The report and, for a final one, its audit record land together.
+      const recorded = await store.transaction(async (tx) => {
+        const result = await tx.deployments.transition(
+          deployment.id,
+          {
+            sequence,
+            state,
+            bytesDone: Number(request.bytesDone),
+            bytesTotal: Number(request.bytesTotal),
+            errorCode: request.errorCode.slice(0, 64),
+            message: request.message.slice(0, 2048),
+            logTail: request.logTail.slice(0, 16 * 1024),
+            finished,
           },
-          now: ctx.now(),
-        });
+          ctx.now(),
+        );
+        if (result.recorded && finished) {
+          await tx.audit.append({
+            actor: `device:${device.deviceId}`,
+            action: `deployment.${state}`,
+            subject: deployment.id,
+            detail: {
+              release: deployment.releaseId,
+              errorCode: request.errorCode,
+              message: request.message,
+            },
+            now: ctx.now(),
+          });
+        }
+        return result.recorded;
+      });
+      if (recorded && finished) {
         ctx.log.info(
           {
             device: device.deviceId,
@@ -347,21 +353,25 @@ async function enrol(
   classId: string,
   token: string,
 ): Promise<StoredDevice> {
-  const tokenId = await ctx.store.tokens.useEnrolmentToken(token, classId, ctx.now());
-  if (tokenId === undefined) {
-    throw new PendulumError(
-      'PERMISSION_DENIED',
-      `device ${deviceId}: the enrolment token is unknown, expired, used up or not for class "${classId}"; the device stays pending`,
-      { context: { admission: 'pending' } },
-    );
-  }
-  const device = await ctx.store.devices.setAdmission(deviceId, 'accepted', ctx.now());
-  await ctx.store.audit.append({
-    actor: `device:${deviceId}`,
-    action: 'device.enrolled',
-    subject: deviceId,
-    detail: { enrolmentToken: tokenId, classId },
-    now: ctx.now(),
+  // One use of the token, the admission and its record, or none of them.
+  const device = await ctx.store.transaction(async (tx) => {
+    const tokenId = await tx.tokens.useEnrolmentToken(token, classId, ctx.now());
+    if (tokenId === undefined) {
+      throw new PendulumError(
+        'PERMISSION_DENIED',
+        `device ${deviceId}: the enrolment token is unknown, expired, used up or not for class "${classId}"; the device stays pending`,
+        { context: { admission: 'pending' } },
+      );
+    }
+    const admitted = await tx.devices.setAdmission(deviceId, 'accepted', ctx.now());
+    await tx.audit.append({
+      actor: `device:${deviceId}`,
+      action: 'device.enrolled',
+      subject: deviceId,
+      detail: { enrolmentToken: tokenId, classId },
+      now: ctx.now(),
+    });
+    return admitted;
   });
   return device;
 }

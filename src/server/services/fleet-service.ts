@@ -60,14 +60,16 @@ export function createFleetService(ctx: ServerContext): Impl {
         { context: { deviceId: id, admission: 'decommissioned' } },
       );
     }
-    await store.devices.setAdmission(id, admission, ctx.now());
-    if (admission !== 'accepted') await store.tokens.deleteDeviceTokens(id);
-    await store.audit.append({
-      actor: `token:${who.name}`,
-      action: `device.${admission}`,
-      subject: id,
-      detail: {},
-      now: ctx.now(),
+    await store.transaction(async (tx) => {
+      await tx.devices.setAdmission(id, admission, ctx.now());
+      if (admission !== 'accepted') await tx.tokens.deleteDeviceTokens(id);
+      await tx.audit.append({
+        actor: `token:${who.name}`,
+        action: `device.${admission}`,
+        subject: id,
+        detail: {},
+        now: ctx.now(),
+      });
     });
     return { device: await deviceView(id) };
   };
@@ -306,18 +308,20 @@ export function createFleetService(ctx: ServerContext): Impl {
       }
       const classId = requireClassId(request.classId);
       const id = keyIdOf(request.publicKey);
-      await store.devices.preauthorize({
-        id,
-        publicKey: request.publicKey,
-        classId,
-        now: ctx.now(),
-      });
-      await store.audit.append({
-        actor: `token:${call.principal.name}`,
-        action: 'device.preauthorized',
-        subject: id,
-        detail: { classId },
-        now: ctx.now(),
+      await store.transaction(async (tx) => {
+        await tx.devices.preauthorize({
+          id,
+          publicKey: request.publicKey,
+          classId,
+          now: ctx.now(),
+        });
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'device.preauthorized',
+          subject: id,
+          detail: { classId },
+          now: ctx.now(),
+        });
       });
       return { device: await deviceView(id) };
     },
@@ -332,19 +336,22 @@ export function createFleetService(ctx: ServerContext): Impl {
         });
       }
       const uses = request.uses === 0 ? 1 : request.uses;
-      const created = await store.tokens.createEnrolmentToken({
-        classId,
-        uses,
-        ttlMs,
-        createdBy: `token:${call.principal.name}`,
-        now: ctx.now(),
-      });
-      await store.audit.append({
-        actor: `token:${call.principal.name}`,
-        action: 'enrolment_token.created',
-        subject: created.id,
-        detail: { classId, uses, expiresAt: created.expiresAt },
-        now: ctx.now(),
+      const created = await store.transaction(async (tx) => {
+        const token = await tx.tokens.createEnrolmentToken({
+          classId,
+          uses,
+          ttlMs,
+          createdBy: `token:${call.principal.name}`,
+          now: ctx.now(),
+        });
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'enrolment_token.created',
+          subject: token.id,
+          detail: { classId, uses, expiresAt: token.expiresAt },
+          now: ctx.now(),
+        });
+        return token;
       });
       return {
         token: created.token,
