@@ -48,6 +48,7 @@ describe('openDatabase', () => {
       '0003-report-sequence',
       '0004-rollout-plans',
       '0005-device-labels',
+      '0006-fleet-changes',
     ]);
     await db.destroy();
   });
