@@ -2,18 +2,10 @@
 // configuration". Paths are resolved against the config file's directory.
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { duration, size } from '../config/fields.js';
+import { duration, size, timer } from '../config/fields.js';
 import { loadTomlFile } from '../config/load.js';
 
 const command = z.array(z.string().min(1)).min(1);
-
-// Longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); above it, it fires at once.
-const maxTimerMs = 2 ** 31 - 1;
-// timer is a duration a timer waits for: above zero and within Node's timer range.
-const timer = duration.refine(
-  (ms) => ms > 0 && ms <= maxTimerMs,
-  'expected a duration above 0 and at most 24 days',
-);
 
 const slotSchema = z.object({ type: z.literal('raw'), device: z.string().min(1) }).strict();
 
