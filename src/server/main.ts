@@ -26,6 +26,8 @@ import { createPublisherService } from './services/publisher-service.js';
 import { openDatabase } from './store/database.js';
 import { createStore } from './store/index.js';
 import { loadTimestampSigner } from './timestamp-key.js';
+import { createChangeFeed } from './watch/change-feed.js';
+import { createWatchHub, type WatchHub } from './watch/hub.js';
 
 export interface RunningServer {
   // host:port actually bound (the OS picks the port when the config says 0).
@@ -37,6 +39,8 @@ export interface RunningServer {
   readonly context: ServerContext;
   // This replica's rollout controller (tests tick it by hand).
   readonly rollouts: ControlLoop;
+  // This replica's Watch streams.
+  readonly watch: WatchHub;
   close(): Promise<void>;
 }
 
@@ -76,6 +80,14 @@ export async function startServer(
   const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
   const store = createStore(await openDatabase({ path: paths.database }));
+  const watch = createWatchHub({
+    maxStreams: config.max_watch_streams,
+    maxAgeMs: config.watch_max_age,
+    heartbeatMs: config.watch_heartbeat,
+    wakeRate: config.watch_wake_rate,
+    log,
+  });
+  const changes = createChangeFeed({ store, hub: watch, now, log });
   const ctx: ServerContext = {
     store,
     payloads,
@@ -83,6 +95,8 @@ export async function startServer(
     timestamp,
     now,
     log,
+    watch,
+    announce: changes.announce,
   };
 
   const server = createServer({
@@ -173,7 +187,9 @@ export async function startServer(
     now,
     log,
     intervalMs: config.rollout_interval,
+    onChange: changes.announce,
   });
+  changes.start(config.watch_poll_interval);
 
   return {
     address,
@@ -181,9 +197,13 @@ export async function startServer(
     adminToken,
     context: ctx,
     rollouts,
+    watch,
     async close() {
       introspection.setServing(false);
       await rollouts.stop();
+      await changes.stop();
+      // Watch streams end now, cleanly, rather than hold the shutdown below.
+      watch.close();
       const closing = listening.close(2500);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -22,7 +22,13 @@ beforeAll(async () => {
   addService(
     server,
     DeviceService,
-    { authenticate: refuse, checkIn: refuse, report: refuse, download: refuse as never },
+    {
+      authenticate: refuse,
+      checkIn: refuse,
+      report: refuse,
+      download: refuse as never,
+      watch: refuse as never,
+    },
     { authorize: async () => 'anyone', onInternalError: () => undefined },
   );
   introspection = addIntrospection(server, [file_pendulum_v1_device]);

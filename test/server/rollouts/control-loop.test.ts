@@ -125,6 +125,22 @@ describe('the rollout controller', () => {
     expect(audit[0]?.detail).toEqual({ reason: paused?.pauseReason });
   });
 
+  it('logs a phase advance as a fleet change and tells this replica at once; a pause is none', async () => {
+    const heard: unknown[] = [];
+    const advance = () =>
+      tickOnce({ store, log, now: () => at(3600), onChange: (c) => heard.push(c) });
+    expect(await advance()).toHaveLength(1);
+    const logged = await store.fleetChanges.since(new Date(0), 10);
+    expect(logged).toEqual([
+      { id: expect.any(Number), at: at(3600).toISOString(), classId: 'gateway', deviceId: null },
+    ]);
+    expect(heard).toEqual(logged);
+    await finish(2, 'failed');
+    expect((await tick(99_999))[0]?.decision.kind).toBe('pause');
+    expect(await store.fleetChanges.since(new Date(0), 10)).toHaveLength(1);
+    expect(heard).toHaveLength(1);
+  });
+
   it('changes and audits once when two replicas tick at the same moment', async () => {
     const results = await Promise.all([tick(3600), tick(3600), tick(3600)]);
     expect(results.flat()).toHaveLength(1);
