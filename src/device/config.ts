@@ -79,6 +79,14 @@ export const agentConfigSchema = z
         call_timeout: duration.default('30s'),
         // Largest gRPC message the agent reads (an offer, or one download chunk).
         max_message: size.default('8MiB'),
+        // Keep a Watch stream open while idle, so the server can ask for a
+        // check-in at once (a new rollout, say) instead of at the next poll.
+        // Polling goes on either way.
+        watch: z.boolean().default(true),
+        // The least wait before the agent reopens a Watch stream, and between
+        // a check-in and the next one a Watch event asks for. Streams that
+        // fail or are refused back off exponentially from it up to poll.interval.
+        watch_min_interval: timer.default('1s'),
       })
       .strict(),
     device: z
