@@ -71,6 +71,7 @@ describe('reflection', () => {
       'CheckIn',
       'Download',
       'Report',
+      'Watch',
     ]);
     expect(registry.getMessage('pendulum.v1.Offer')?.field.manifest?.message?.typeName).toBe(
       'pendulum.v1.Signed',
