@@ -31,6 +31,8 @@ export interface DeviceSetup {
   readonly key?: string;
   // The compiled CLI to run (default: the one beside this file).
   readonly cli?: string;
+  // Keep a Watch stream open while idle (the agent's default); false: poll only.
+  readonly watch?: boolean;
 }
 
 export interface AgentRun {
@@ -82,7 +84,7 @@ export async function createSimulatedDevice(setup: DeviceSetup): Promise<Simulat
   await writeFile(
     configPath,
     `[server]
-address = ${q(setup.serverAddress)}
+address = ${q(setup.serverAddress)}${setup.watch === false ? '\nwatch = false' : ''}
 
 [device]
 class_id = ${q(setup.classId)}

@@ -127,6 +127,14 @@ export async function runAgentFromConfig(
       jitter: config.poll.jitter,
       backoff: { minMs: config.poll.backoff_min, maxMs: config.poll.backoff_max },
       rebootGraceMs: config.reboot.grace,
+      ...(config.server.watch
+        ? {
+            watch: {
+              minIntervalMs: config.server.watch_min_interval,
+              firstEventTimeoutMs: config.server.call_timeout,
+            },
+          }
+        : {}),
     });
   } finally {
     source.close();

@@ -2,7 +2,7 @@
 // flags override these; see README "Server configuration".
 import { join } from 'node:path';
 import { z } from 'zod';
-import { duration, size } from '../config/fields.js';
+import { duration, size, timer } from '../config/fields.js';
 import { loadTomlFile, validateConfig } from '../config/load.js';
 import { type DatabaseLocation, databaseUrlProblem } from './store/database-location.js';
 
@@ -89,6 +89,23 @@ export const serverConfigSchema = z
       .min(1)
       .max(2 ** 31 - 1)
       .default(100),
+    // Watch streams (push): open at once on this replica; more are refused
+    // with RESOURCE_EXHAUSTED and those devices poll. Each is one HTTP/2
+    // stream and a few hundred bytes of memory; it holds no file descriptor
+    // beyond its connection's.
+    max_watch_streams: z.number().int().min(0).default(10_000),
+    // A Watch stream ends (cleanly; the device reconnects) at most this long
+    // after it opened, so streams spread over replicas again after a restart.
+    watch_max_age: timer.default('1h'),
+    // How often a Watch stream carries a heartbeat, so devices notice a dead one.
+    watch_heartbeat: timer.default('30s'),
+    // How often each replica reads the fleet change log to hear about changes
+    // made through other replicas.
+    watch_poll_interval: timer.default('1s'),
+    // Devices a replica wakes per second: a change that reaches more of its
+    // streams spreads their wakes at random over (streams / rate) seconds, so
+    // a rollout does not bring the whole fleet's check-ins at once.
+    watch_wake_rate: z.number().int().min(1).default(200),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

@@ -27,6 +27,8 @@ import { openDatabase } from './store/database.js';
 import { describeLocation } from './store/database-location.js';
 import { createStore } from './store/index.js';
 import { loadTimestampSigner } from './timestamp-key.js';
+import { createChangeFeed } from './watch/change-feed.js';
+import { createWatchHub, type WatchHub } from './watch/hub.js';
 
 export interface RunningServer {
   // host:port actually bound (the OS picks the port when the config says 0).
@@ -38,6 +40,8 @@ export interface RunningServer {
   readonly context: ServerContext;
   // This replica's rollout controller (tests tick it by hand).
   readonly rollouts: ControlLoop;
+  // This replica's Watch streams.
+  readonly watch: WatchHub;
   close(): Promise<void>;
 }
 
@@ -88,6 +92,14 @@ export async function startServer(
       },
     }),
   );
+  const watch = createWatchHub({
+    maxStreams: config.max_watch_streams,
+    maxAgeMs: config.watch_max_age,
+    heartbeatMs: config.watch_heartbeat,
+    wakeRate: config.watch_wake_rate,
+    log,
+  });
+  const changes = createChangeFeed({ store, hub: watch, now, log });
   const ctx: ServerContext = {
     store,
     payloads,
@@ -95,6 +107,8 @@ export async function startServer(
     timestamp,
     now,
     log,
+    watch,
+    announce: changes.announce,
   };
 
   const server = createServer({
@@ -191,7 +205,9 @@ export async function startServer(
     log,
     intervalMs: config.rollout_interval,
     silentAfterMs: config.silent_after_polls * config.poll_interval,
+    onChange: changes.announce,
   });
+  changes.start(config.watch_poll_interval);
 
   return {
     address,
@@ -199,9 +215,13 @@ export async function startServer(
     adminToken,
     context: ctx,
     rollouts,
+    watch,
     async close() {
       introspection.setServing(false);
       await rollouts.stop();
+      await changes.stop();
+      // Watch streams end now, cleanly, rather than hold the shutdown below.
+      watch.close();
       const closing = listening.close(2500);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -4,7 +4,7 @@
 // ticking at once agree in the database: one advances a phase or pauses a
 // rollout, the others change nothing and record nothing.
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import type { FleetChange, Store } from '../store/index.js';
 import { type Decision, decide, positionOf } from './controller.js';
 import { assessHealth } from './health-watch.js';
 
@@ -15,6 +15,9 @@ export interface ControlLoopOptions {
   readonly intervalMs: number;
   // A device not seen for this long has lost contact (post-commit health).
   readonly silentAfterMs: number;
+  // Told of each phase advance once it has committed (the Watch hub wakes
+  // the devices the wider phase may now reach).
+  readonly onChange?: (change: FleetChange) => void;
 }
 
 export interface ControlLoop {
@@ -39,7 +42,7 @@ const failedStates = ['failed', 'rolled_back'];
 // tickOnce decides and applies for every active rollout; a rollout whose
 // decision fails to apply is logged and left for the next pass.
 export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) {
-  const { store, now, log } = options;
+  const { store, now, log, onChange } = options;
   const applied: AppliedDecision[] = [];
   const active = (await store.rollouts.list()).filter((r) => r.state === 'active');
   for (const rollout of active) {
@@ -78,7 +81,7 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
             detail: { phase: decision.from + 2, percent: phase?.percent },
             now: at,
           });
-          return true;
+          return tx.fleetChanges.record({ classId: rollout.classId, now: at });
         }
         if (!(await tx.rollouts.pauseBySelf(rollout.id, decision.reason, at))) return false;
         await tx.audit.append({
@@ -90,7 +93,8 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
         });
         return true;
       });
-      if (!changed) continue;
+      if (changed === false) continue;
+      if (changed !== true) onChange?.(changed);
       applied.push({ rolloutId: rollout.id, decision });
       if (decision.kind === 'advance')
         log.info({ rollout: rollout.id, phase: decision.from + 2 }, 'rollout advanced a phase');

@@ -1,5 +1,5 @@
-// DeviceService: authenticate devices, hand them offers, stream payloads and
-// record what they report.
+// DeviceService: authenticate devices, hand them offers, stream payloads,
+// record what they report, and keep their Watch streams.
 
 import { randomUUID } from 'node:crypto';
 import { create, fromBinary } from '@bufbuild/protobuf';
@@ -187,6 +187,12 @@ export function createDeviceService(ctx: ServerContext): Impl {
         yield { offset: BigInt(offset), data };
         offset += data.length;
       }
+    },
+
+    // watch holds the device's stream open; its events only ask the device
+    // to check in.
+    async *watch(_request, call) {
+      yield* ctx.watch.open(requireDevice(call.principal), call.signal);
     },
 
     async report(request, call) {

@@ -83,8 +83,13 @@ export function createFleetService(ctx: ServerContext): Impl {
     from: readonly RolloutState[],
     who: ApiPrincipal,
   ) => {
-    const rollout = await store.transaction(async (tx) => {
+    const { rollout, change } = await store.transaction(async (tx) => {
       const result = await tx.rollouts.setState(id, to, from, ctx.now());
+      // A resumed rollout offers again: its devices may check in now.
+      const change =
+        result.changed && to === 'active'
+          ? await tx.fleetChanges.record({ classId: result.rollout.classId, now: ctx.now() })
+          : undefined;
       if (result.changed) {
         await tx.audit.append({
           actor: `token:${who.name}`,
@@ -112,8 +117,9 @@ export function createFleetService(ctx: ServerContext): Impl {
             });
         }
       }
-      return result.rollout;
+      return { rollout: result.rollout, change };
     });
+    if (change !== undefined) ctx.announce(change);
     if (rollout.state !== to) {
       throw new PendulumError(
         'FAILED_PRECONDITION',
@@ -151,7 +157,7 @@ export function createFleetService(ctx: ServerContext): Impl {
         );
       }
       const plan = planFromWire(request);
-      const rollout = await store.transaction(async (tx) => {
+      const { rollout, change } = await store.transaction(async (tx) => {
         const created = await tx.rollouts.create({
           id: randomUUID(),
           releaseId: release.id,
@@ -166,8 +172,12 @@ export function createFleetService(ctx: ServerContext): Impl {
           detail: { release: release.id, version: release.version, classId, plan },
           now: ctx.now(),
         });
-        return created;
+        return {
+          rollout: created,
+          change: await tx.fleetChanges.record({ classId, now: ctx.now() }),
+        };
       });
+      ctx.announce(change);
       return { rollout: rolloutToWire(rollout) };
     },
 
@@ -257,7 +267,7 @@ export function createFleetService(ctx: ServerContext): Impl {
 
     async setDeviceLabels(request, call) {
       await deviceView(request.deviceId);
-      await store.transaction(async (tx) => {
+      const change = await store.transaction(async (tx) => {
         const device = await tx.devices.setLabels(
           request.deviceId,
           { tags: request.tags, groups: request.groups },
@@ -270,7 +280,14 @@ export function createFleetService(ctx: ServerContext): Impl {
           detail: { tags: device.tags, groups: device.groups },
           now: ctx.now(),
         });
+        // New labels may put the device in a rollout's selection.
+        return tx.fleetChanges.record({
+          classId: device.classId,
+          deviceId: device.id,
+          now: ctx.now(),
+        });
       });
+      ctx.announce(change);
       return { device: await deviceView(request.deviceId) };
     },
 

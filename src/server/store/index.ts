@@ -5,6 +5,7 @@ import { InvariantError } from '../../errors.js';
 import { type AuditRepository, createAuditRepository } from './audit.js';
 import { createDeploymentRepository, type DeploymentRepository } from './deployments.js';
 import { createDeviceRepository, type DeviceRepository } from './devices.js';
+import { createFleetChangeRepository, type FleetChangeRepository } from './fleet-changes.js';
 import { createPayloadRepository, type PayloadRepository } from './payloads.js';
 import { createReleaseRepository, type ReleaseRepository } from './releases.js';
 import { createRolloutRepository, type RolloutRepository } from './rollouts.js';
@@ -22,6 +23,7 @@ export type {
   Transition,
 } from './deployments.js';
 export type { Authentication, CheckIn, StoredDevice } from './devices.js';
+export type { FleetChange } from './fleet-changes.js';
 export type { StoredPayload } from './payloads.js';
 export type { NewRelease, PayloadRef, StoredRelease } from './releases.js';
 export type { ActiveRollout, RolloutSummary, StoredRollout } from './rollouts.js';
@@ -40,6 +42,7 @@ export interface Store {
   readonly devices: DeviceRepository;
   readonly deployments: DeploymentRepository;
   readonly audit: AuditRepository;
+  readonly fleetChanges: FleetChangeRepository;
   // Runs fn with a store bound to one transaction: all its writes commit
   // together or, if fn throws, none do. Inside fn use only the store passed
   // in: on SQLite the outer store waits for the transaction (one connection),
@@ -61,6 +64,7 @@ export function createStore(db: Kysely<Database>): Store {
     devices: createDeviceRepository(db),
     deployments: createDeploymentRepository(db),
     audit: createAuditRepository(db),
+    fleetChanges: createFleetChangeRepository(db),
     async transaction(fn) {
       // Already inside one: Kysely cannot nest, and joining it is what the caller means.
       if (db.isTransaction) return fn(store);

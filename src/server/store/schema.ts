@@ -151,6 +151,18 @@ export interface AuditLogTable {
   detail: Immutable<string>;
 }
 
+// One change after which devices may have a new offer (a rollout created,
+// resumed or widened, a device's labels changed): what each replica's Watch
+// hub reads to wake the devices it serves. Rows older than an hour are pruned.
+export interface FleetChangesTable {
+  id: Generated<number>;
+  at: Immutable<string>;
+  // The class it concerns; null: every class.
+  class_id: Immutable<string | null>;
+  // The one device it concerns; null: the whole class.
+  device_id: Immutable<string | null>;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   device_tokens: DeviceTokensTable;
@@ -164,4 +176,5 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_events: DeploymentEventsTable;
   audit_log: AuditLogTable;
+  fleet_changes: FleetChangesTable;
 }

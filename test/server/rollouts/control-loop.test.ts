@@ -234,5 +234,36 @@ forEachBackend((backend) => {
       });
       expect((await store.rollouts.get('watched'))?.state).toBe('paused');
     });
+
+    it('logs a phase advance as a fleet change and tells this replica at once; a pause is none', async () => {
+      const heard: unknown[] = [];
+      const advance = () =>
+        tickOnce({
+          store,
+          log,
+          now: () => at(3600),
+          silentAfterMs,
+          onChange: (c) => heard.push(c),
+        });
+      expect(await advance()).toHaveLength(1);
+      const logged = await store.fleetChanges.since(new Date(0), 10);
+      expect(logged).toEqual([
+        { id: expect.any(Number), at: at(3600).toISOString(), classId: 'gateway', deviceId: null },
+      ]);
+      expect(heard).toEqual(logged);
+      await finish(2, 'failed');
+      expect((await tick(99_999))[0]?.decision.kind).toBe('pause');
+      expect(await store.fleetChanges.since(new Date(0), 10)).toHaveLength(1);
+      expect(heard).toHaveLength(1);
+    });
+
+    it('changes and audits once when two replicas tick at the same moment', async () => {
+      const results = await Promise.all([tick(3600), tick(3600), tick(3600)]);
+      expect(results.flat()).toHaveLength(1);
+      expect((await store.rollouts.get('r1'))?.currentPhase).toBe(1);
+      expect((await store.audit.list({ limit: 10 })).map((e) => e.action)).toEqual([
+        'rollout.advance',
+      ]);
+    });
   });
 });

@@ -63,6 +63,7 @@ forEachBackend((backend) => {
         '0003-report-sequence',
         '0004-rollout-plans',
         '0005-device-labels',
+        '0006-fleet-changes',
         '0007-post-commit-health',
         '0008-audit-append-only',
       ]);
