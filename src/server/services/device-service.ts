@@ -216,32 +216,40 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       const finished = isFinalDeploymentState(state);
-      const { recorded } = await store.deployments.transition(
-        deployment.id,
-        {
-          sequence,
-          state,
-          bytesDone: Number(request.bytesDone),
-          bytesTotal: Number(request.bytesTotal),
-          errorCode: request.errorCode.slice(0, 64),
-          message: request.message.slice(0, 2048),
-          logTail: request.logTail.slice(0, 16 * 1024),
-          finished,
-        },
-        ctx.now(),
-      );
-      if (recorded && finished) {
-        await store.audit.append({
-          actor: `device:${device.deviceId}`,
-          action: `deployment.${state}`,
-          subject: deployment.id,
-          detail: {
-            release: deployment.releaseId,
-            errorCode: request.errorCode,
-            message: request.message,
+      // The transition and its audit record commit together: a replica dying
+      // in between would otherwise leave a recorded report whose retry, being
+      // a replay, never gets audited.
+      const recorded = await store.transaction(async (tx) => {
+        const result = await tx.deployments.transition(
+          deployment.id,
+          {
+            sequence,
+            state,
+            bytesDone: Number(request.bytesDone),
+            bytesTotal: Number(request.bytesTotal),
+            errorCode: request.errorCode.slice(0, 64),
+            message: request.message.slice(0, 2048),
+            logTail: request.logTail.slice(0, 16 * 1024),
+            finished,
           },
-          now: ctx.now(),
-        });
+          ctx.now(),
+        );
+        if (result.recorded && finished) {
+          await tx.audit.append({
+            actor: `device:${device.deviceId}`,
+            action: `deployment.${state}`,
+            subject: deployment.id,
+            detail: {
+              release: deployment.releaseId,
+              errorCode: request.errorCode,
+              message: request.message,
+            },
+            now: ctx.now(),
+          });
+        }
+        return result.recorded;
+      });
+      if (recorded && finished) {
         ctx.log.info(
           {
             device: device.deviceId,
