@@ -86,6 +86,8 @@ describe.skipIf(skipReason !== undefined)('two server replicas behind nginx', ()
         ),
       )),
     );
+    // The token made beforehand is the database's: neither replica makes one of its own.
+    expect(replicas.map((replica) => replica.adminToken)).toEqual([undefined, undefined]);
     proxy = await startNginx({
       dir: join(dir.path, 'nginx'),
       upstreams: replicas.map((replica) => replica.address),

@@ -18,7 +18,6 @@ export interface ServerProcess {
   readonly logFile: string;
   // Printed on a first start only (an empty database).
   readonly adminToken: string | undefined;
-  log(): Promise<string>;
   // freeze stops it (SIGSTOP) without closing anything: its connections stay
   // open and calls on them hang, as on a replica stuck in a long pause.
   freeze(): void;
@@ -78,8 +77,10 @@ export async function startServerProcess(options: {
   while (listening() === undefined) {
     if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
+      const code = await exited;
+      await new Promise((resolve) => log.end(resolve));
       throw new Error(
-        `server ${options.name} did not start (exit ${await exited}); its log:\n${await readLog()}`,
+        `server ${options.name} did not start (exit ${code}); its log:\n${await readLog()}`,
       );
     }
     await pause(50);
@@ -96,7 +97,6 @@ export async function startServerProcess(options: {
     address: listening() ?? '',
     logFile: options.logFile,
     adminToken: /^admin token \(shown once, keep it safe\): (\S+)/m.exec(stdout)?.[1],
-    log: readLog,
     freeze() {
       if (!gone(child)) child.kill('SIGSTOP');
     },
