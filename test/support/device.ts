@@ -29,10 +29,11 @@ export interface TestDevice extends SimulatedDevice {
   deviceId(): Promise<string>;
 }
 
-// makeDevice creates a device whose slots are plain files unless `slots` names block devices.
+// makeDevice creates a device whose slots are plain files unless `slots` names
+// block devices; its agent talks to `fleet.address`.
 export async function makeDevice(
   dir: string,
-  fleet: Fleet,
+  fleet: Pick<Fleet, 'address' | 'trustRootFile'>,
   options: {
     slots?: { A: string; B: string };
     maxTries?: number;

@@ -222,7 +222,9 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       const finished = isFinalDeploymentState(state);
-      // The report and, for a final one, its audit record land together.
+      // The transition and its audit record commit together: a replica dying
+      // in between would otherwise leave a recorded report whose retry, being
+      // a replay, never gets audited.
       const recorded = await store.transaction(async (tx) => {
         const result = await tx.deployments.transition(
           deployment.id,
