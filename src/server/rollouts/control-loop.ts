@@ -4,9 +4,9 @@
 // ticking at once agree in the database: one advances a phase or pauses a
 // rollout, the others change nothing and record nothing.
 import type { Logger } from 'pino';
-import type { FleetChange, Store } from '../store/index.js';
+import type { FleetChange, RolloutSummary, Store } from '../store/index.js';
 import { type Decision, decide, positionOf } from './controller.js';
-import { assessHealth } from './health-watch.js';
+import { assessHealth, type HealthAssessment } from './health-watch.js';
 
 export interface ControlLoopOptions {
   readonly store: Store;
@@ -39,6 +39,21 @@ export const controllerActor = 'server:rollout-controller';
 const succeededStates = ['committed'];
 const failedStates = ['failed', 'rolled_back'];
 
+// rolloutHealth judges the devices in a rollout's post-commit health watch;
+// undefined for a rollout without one.
+export async function rolloutHealth(
+  store: Store,
+  rollout: RolloutSummary,
+  now: Date,
+  silentAfterMs: number,
+): Promise<HealthAssessment | undefined> {
+  const watch = rollout.plan.healthWatch;
+  if (watch === undefined) return undefined;
+  const since = new Date(now.getTime() - watch.watchMs);
+  const committed = await store.deployments.committedSince(rollout.id, since);
+  return assessHealth(watch, committed, now, silentAfterMs);
+}
+
 // tickOnce decides and applies for every active rollout; a rollout whose
 // decision fails to apply is logged and left for the next pass.
 export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) {
@@ -50,19 +65,7 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
       const counts = await store.deployments.countByState(rollout.id);
       const sum = (states: string[]) => states.reduce((n, s) => n + (counts.get(s) ?? 0), 0);
       const at = now();
-      const watch = rollout.plan.healthWatch;
-      const health =
-        watch === undefined
-          ? undefined
-          : assessHealth(
-              watch,
-              await store.deployments.committedSince(
-                rollout.id,
-                new Date(at.getTime() - watch.watchMs),
-              ),
-              at,
-              options.silentAfterMs,
-            );
+      const health = await rolloutHealth(store, rollout, at, options.silentAfterMs);
       const decision = decide(
         positionOf(rollout),
         { succeeded: sum(succeededStates), failed: sum(failedStates) },

@@ -21,8 +21,8 @@ import {
 import { planFromWire, planToWire } from '../../wire/rollout-plan.js';
 import type { ApiPrincipal } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { rolloutHealth } from '../rollouts/control-loop.js';
 import { positionOf } from '../rollouts/controller.js';
-import { assessHealth } from '../rollouts/health-watch.js';
 import { rolloutProgress, type StageCounts } from '../rollouts/progress.js';
 import type { RolloutState, RolloutSummary } from '../store/index.js';
 
@@ -197,20 +197,12 @@ export function createFleetService(ctx: ServerContext): Impl {
         await store.deployments.ofRollout(rollout.id),
         await store.deployments.eventsOfRollout(rollout.id),
       );
-      const watch = rollout.plan.healthWatch;
-      const now = ctx.now();
-      const health =
-        watch === undefined
-          ? undefined
-          : assessHealth(
-              watch,
-              await store.deployments.committedSince(
-                rollout.id,
-                new Date(now.getTime() - watch.watchMs),
-              ),
-              now,
-              ctx.config.silent_after_polls * ctx.config.poll_interval,
-            );
+      const health = await rolloutHealth(
+        store,
+        rollout,
+        ctx.now(),
+        ctx.config.silent_after_polls * ctx.config.poll_interval,
+      );
       return {
         rollout: rolloutToWire(rollout),
         watched: health?.watched ?? 0,

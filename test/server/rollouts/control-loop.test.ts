@@ -51,42 +51,50 @@ forEachBackend((backend) => {
   const silentAfterMs = 15 * 60_000;
   const tick = (seconds: number) => tickOnce({ store, log, now: () => at(seconds), silentAfterMs });
 
+  // finishOn gives device `id` a deployment of `release` in `rolloutId` that
+  // ends in `state`.
+  async function finishOn(
+    id: string,
+    release: { releaseId: string; rolloutId: string },
+    state: 'committed' | 'failed' | 'rolled_back',
+  ) {
+    await store.devices.recordAuthentication({
+      id,
+      publicKey: new Uint8Array(32),
+      classId: 'gateway',
+      admissionIfNew: 'accepted',
+      timestampMs: 1,
+      now: at(0),
+    });
+    const deploymentId = `${release.rolloutId}-${id}`;
+    await store.deployments.create({
+      id: deploymentId,
+      deviceId: id,
+      ...release,
+      bytesTotal: 100,
+      now: at(1),
+    });
+    await store.deployments.transition(
+      deploymentId,
+      {
+        sequence: 1,
+        state,
+        bytesDone: 100,
+        bytesTotal: 100,
+        errorCode: state === 'committed' ? '' : 'HEALTH_CHECK_FAILED',
+        message: '',
+        logTail: '',
+        finished: true,
+      },
+      at(2),
+    );
+  }
+
   // finish gives `n` new devices a deployment of r1 ending in `state`.
   let devices = 0;
   async function finish(n: number, state: 'committed' | 'failed' | 'rolled_back') {
-    for (let i = 0; i < n; i++) {
-      const id = `dev${++devices}`;
-      await store.devices.recordAuthentication({
-        id,
-        publicKey: new Uint8Array(32),
-        classId: 'gateway',
-        admissionIfNew: 'accepted',
-        timestampMs: 1,
-        now: at(0),
-      });
-      await store.deployments.create({
-        id: `d-${id}`,
-        deviceId: id,
-        releaseId: hex64(1),
-        rolloutId: 'r1',
-        bytesTotal: 100,
-        now: at(1),
-      });
-      await store.deployments.transition(
-        `d-${id}`,
-        {
-          sequence: 1,
-          state,
-          bytesDone: 100,
-          bytesTotal: 100,
-          errorCode: state === 'committed' ? '' : 'HEALTH_CHECK_FAILED',
-          message: '',
-          logTail: '',
-          finished: true,
-        },
-        at(2),
-      );
-    }
+    for (let i = 0; i < n; i++)
+      await finishOn(`dev${++devices}`, { releaseId: hex64(1), rolloutId: 'r1' }, state);
   }
 
   describe('the rollout controller', () => {
@@ -172,36 +180,7 @@ forEachBackend((backend) => {
       });
       await store.rollouts.setState('r1', 'paused', ['active'], at(0));
       const commitOn = async (id: string, health: { checksFailed?: number; restarts?: number }) => {
-        await store.devices.recordAuthentication({
-          id,
-          publicKey: new Uint8Array(32),
-          classId: 'gateway',
-          admissionIfNew: 'accepted',
-          timestampMs: 1,
-          now: at(0),
-        });
-        await store.deployments.create({
-          id: `w-${id}`,
-          deviceId: id,
-          releaseId: hex64(9),
-          rolloutId: 'watched',
-          bytesTotal: 100,
-          now: at(1),
-        });
-        await store.deployments.transition(
-          `w-${id}`,
-          {
-            sequence: 1,
-            state: 'committed',
-            bytesDone: 100,
-            bytesTotal: 100,
-            errorCode: '',
-            message: '',
-            logTail: '',
-            finished: true,
-          },
-          at(2),
-        );
+        await finishOn(id, { releaseId: hex64(9), rolloutId: 'watched' }, 'committed');
         await store.devices.recordCheckIn(
           id,
           {
