@@ -19,6 +19,7 @@ import { createPublisherService } from '../src/server/services/publisher-service
 import { openDatabase } from '../src/server/store/database.js';
 import { createStore } from '../src/server/store/index.js';
 import { loadTimestampSigner } from '../src/server/timestamp-key.js';
+import { createWatchHub } from '../src/server/watch/hub.js';
 import { sha256, toHex } from '../src/trust/digest.js';
 import { formatSecretKeyFile, keyIdOf } from '../src/trust/keys.js';
 import { corpus, type World } from './corpus.js';
@@ -60,6 +61,16 @@ export async function openServerHarness(): Promise<ServerHarness> {
     timestamp: await loadTimestampSigner(await writeTimestampKey(dir), dir),
     now: () => now,
     log: pino({ level: 'silent' }),
+    // A Watch stream here ends at once, after its first heartbeat: the fuzzer
+    // reads every stream to its end.
+    watch: createWatchHub({
+      maxStreams: 1,
+      maxAgeMs: 1,
+      heartbeatMs: 60_000,
+      wakeRate: 1,
+      log: pino({ level: 'silent' }),
+    }),
+    announce: () => undefined,
   };
   const impls: Record<string, Record<string, unknown>> = {
     'pendulum.v1.DeviceService': createDeviceService(ctx),

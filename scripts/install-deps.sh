@@ -7,8 +7,10 @@
 #   util-linux        losetup and mount: slots on loop devices, full-disk tests on a tiny tmpfs
 #   e2fsprogs         mkfs.ext4: refusing to write a mounted slot
 #   openssl           a self-signed certificate for the TLS tests
+#   postgresql        initdb and pg_ctl: the store tests start a private PostgreSQL server on loopback
+#   nginx             grpc_pass in front of two server replicas: the replica fail-over test
 set -euo pipefail
-packages=(python3 make g++ grub-common libubootenv-tool efibootmgr util-linux e2fsprogs coreutils openssl)
+packages=(python3 make g++ grub-common libubootenv-tool efibootmgr util-linux e2fsprogs coreutils openssl postgresql nginx)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

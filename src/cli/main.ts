@@ -1,29 +1,11 @@
 #!/usr/bin/env node
-// The `pendulum` command: one file per command group, wired here.
-import { Command } from 'commander';
-import { registerAgent } from './agent.js';
+// The `pendulum` command: the tree from program.ts, failures printed as
+// "pendulum: <CODE>: <message>" with exit code 1.
 import { reportFailure } from './common.js';
-import { registerDevices } from './devices.js';
-import { registerKeys } from './keys.js';
-import { registerRelease } from './release.js';
-import { registerRollout } from './rollout.js';
-import { registerServer } from './server.js';
-import { registerTrust } from './trust.js';
+import { buildProgram } from './program.js';
 
-const program = new Command('pendulum')
-  .description('signed A/B over-the-air updates for fleets of embedded Linux devices')
-  .version('0.1.0', '-V, --print-version')
-  .showHelpAfterError()
-  .configureHelp({ sortSubcommands: false });
-
-registerKeys(program);
-registerTrust(program);
-registerRelease(program);
-registerRollout(program);
-registerDevices(program);
-registerServer(program);
-registerAgent(program);
-
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = reportFailure(error);
-});
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = reportFailure(error);
+  });

@@ -17,11 +17,16 @@ export interface PlanOptions {
   readonly window?: string;
   readonly windowDuration?: number;
   readonly timezone?: string;
+  readonly healthWatch?: number;
+  readonly maxUnhealthy?: number;
+  readonly maxUnhealthyRatio?: number;
+  readonly minWatched?: number;
+  readonly maxAgentRestarts?: number;
 }
 
 type PlanFields = Pick<
   MessageInitShape<typeof CreateRolloutRequestSchema>,
-  'selector' | 'phases' | 'failureThreshold' | 'window'
+  'selector' | 'phases' | 'failureThreshold' | 'window' | 'healthWatch'
 >;
 
 const invalid = (option: string, message: string) =>
@@ -49,7 +54,30 @@ export function planFields(options: PlanOptions): PlanFields {
   const windowGiven = windowParts.filter((part) => part !== undefined).length;
   if (windowGiven !== 0 && windowGiven !== 3)
     throw invalid('--window', '--window, --window-duration and --timezone go together');
+  const limitGiven = options.maxUnhealthy !== undefined || options.maxUnhealthyRatio !== undefined;
+  // A watch without a limit, or a limit without a watch, does nothing.
+  if ((options.healthWatch === undefined) === limitGiven)
+    throw invalid(
+      '--health-watch',
+      '--health-watch and one of --max-unhealthy or --max-unhealthy-ratio go together',
+    );
+  if (options.maxUnhealthy !== undefined && options.maxUnhealthyRatio !== undefined)
+    throw invalid('--max-unhealthy', 'give --max-unhealthy or --max-unhealthy-ratio, not both');
   return {
+    healthWatch:
+      options.healthWatch === undefined
+        ? undefined
+        : {
+            duration: durationFromMs(options.healthWatch),
+            maxAgentRestarts: options.maxAgentRestarts ?? 0,
+            maxUnhealthy:
+              options.maxUnhealthy !== undefined
+                ? { limit: { case: 'maxFailures', value: options.maxUnhealthy } }
+                : {
+                    limit: { case: 'maxFailureRatio', value: options.maxUnhealthyRatio ?? 0 },
+                    minFinished: options.minWatched ?? 0,
+                  },
+          },
     selector: {
       tags: [...options.tag],
       groups: [...options.group],

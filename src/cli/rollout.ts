@@ -12,9 +12,10 @@ import {
   withConnection,
 } from './common.js';
 import { type PlanOptions, planFields, ratioOption } from './rollout-plan-options.js';
+import { registerRolloutStatus } from './rollout-status.js';
 import { durationOption } from './time-options.js';
 
-// registerRollout adds `rollout create|list|pause|resume|abort`.
+// registerRollout adds `rollout create|list|status|pause|resume|abort`.
 export function registerRollout(program: Command): void {
   const rollout = program
     .command('rollout')
@@ -66,6 +67,31 @@ export function registerRollout(program: Command): void {
       durationOption('--window-duration'),
     )
     .option('--timezone <zone>', 'IANA time zone of the window, e.g. Europe/Berlin')
+    .option(
+      '--health-watch <duration>',
+      'watch each device this long after it commits (agent restarts, periodic health checks, contact) and pause when too many turn unhealthy',
+      durationOption('--health-watch'),
+    )
+    .option(
+      '--max-unhealthy <n>',
+      'pause once this many watched devices are unhealthy',
+      positiveInt('--max-unhealthy'),
+    )
+    .option(
+      '--max-unhealthy-ratio <ratio>',
+      'pause once more than this share (0-1) of watched devices are unhealthy',
+      ratioOption('--max-unhealthy-ratio'),
+    )
+    .option(
+      '--min-watched <n>',
+      'count the unhealthy ratio only once this many devices are watched',
+      positiveInt('--min-watched'),
+    )
+    .option(
+      '--max-agent-restarts <n>',
+      'a watched device whose agent started more often than this since its commit is unhealthy (default 3)',
+      positiveInt('--max-agent-restarts'),
+    )
     .action(
       async (options: ConnectionOptions & PlanOptions & { release: string; class: string }) => {
         const plan = planFields(options);
@@ -103,6 +129,8 @@ export function registerRollout(program: Command): void {
       }
     },
   );
+
+  registerRolloutStatus(rollout);
 
   const changes = {
     pause: 'stop offering the release to devices that have not started it',
@@ -162,6 +190,19 @@ export function describePlan(rollout: Rollout): string[] {
     lines.push(
       `pauses itself above ${limit.value * 100} % failed (once ${rollout.failureThreshold?.minFinished} finished)`,
     );
+  const watch = rollout.healthWatch;
+  if (watch !== undefined) {
+    const unhealthy = watch.maxUnhealthy?.limit;
+    const limit =
+      unhealthy?.case === 'maxFailures'
+        ? `${unhealthy.value} unhealthy`
+        : unhealthy?.case === 'maxFailureRatio'
+          ? `more than ${unhealthy.value * 100} % unhealthy`
+          : '';
+    lines.push(
+      `watches devices ${formatSeconds(Number(watch.duration?.seconds ?? 0n))} after commit; pauses itself at ${limit} (over ${watch.maxAgentRestarts} agent restarts, a failed periodic check or lost contact)`,
+    );
+  }
   const window = rollout.window;
   if (window !== undefined)
     lines.push(

@@ -20,6 +20,15 @@ export const duration = z
     return ms;
   });
 
+// Longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); above it, it fires at once.
+const maxTimerMs = 2 ** 31 - 1;
+
+// timer is a duration a timer waits for: above zero and within Node's timer range.
+export const timer = duration.refine(
+  (ms) => ms > 0 && ms <= maxTimerMs,
+  'expected a duration above 0 and at most 24 days',
+);
+
 // size is a config field written "1MiB" / a number of bytes, parsed to bytes.
 export const size = z
   .union([z.string(), z.number()], expecting('a size like "64KiB", "1MiB" or a byte count'))

@@ -24,11 +24,15 @@ export interface DeviceSetup {
   readonly factorySequence: number;
   // [name, argv] pairs run on the trial boot.
   readonly healthChecks: readonly { name: string; command: readonly string[]; timeout?: string }[];
+  // How often the idle agent reruns them after a commit (default: the agent's).
+  readonly periodicHealthEvery?: string;
   readonly maxTries?: number;
   // The device key made at the factory (default: the agent makes one in its state directory).
   readonly key?: string;
   // The compiled CLI to run (default: the one beside this file).
   readonly cli?: string;
+  // Keep a Watch stream open while idle (the agent's default); false: poll only.
+  readonly watch?: boolean;
 }
 
 export interface AgentRun {
@@ -80,7 +84,7 @@ export async function createSimulatedDevice(setup: DeviceSetup): Promise<Simulat
   await writeFile(
     configPath,
     `[server]
-address = ${q(setup.serverAddress)}
+address = ${q(setup.serverAddress)}${setup.watch === false ? '\nwatch = false' : ''}
 
 [device]
 class_id = ${q(setup.classId)}
@@ -107,7 +111,7 @@ sync_every = "1MiB"
 
 [reboot]
 command = ["true"]
-
+${setup.periodicHealthEvery === undefined ? '' : `\n[health]\nperiodic_every = ${q(setup.periodicHealthEvery)}\n`}
 ${checks}`,
   );
   const journalPath = join(stateDir, 'journal.json');

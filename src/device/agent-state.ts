@@ -46,6 +46,21 @@ const failureSchema = z.object({
 });
 export type Failure = z.infer<typeof failureSchema>;
 
+// What the agent reports about the release it committed, at every check-in.
+export const postCommitHealthSchema = z.object({
+  // When it committed (epoch ms, device clock).
+  committedAt: z.number().int(),
+  // Agent starts since then (long-running agent only).
+  restarts: z.number().int().nonnegative(),
+  // Periodic health checks run and failed since then, and the last failure.
+  checksRun: z.number().int().nonnegative(),
+  checksFailed: z.number().int().nonnegative(),
+  lastFailure: z.string(),
+  // When the last periodic check ran (epoch ms).
+  lastCheckAt: z.number().int(),
+});
+export type PostCommitHealth = z.infer<typeof postCommitHealthSchema>;
+
 // A report waiting to reach the server; kept across reboots until acknowledged.
 export const reportSchema = z.object({
   deploymentId: z.string(),
@@ -92,6 +107,9 @@ export const agentStateSchema = z.object({
     // ms; 0: never again), once that was reported.
     windowOpensAt: z.number().int().optional(),
   }),
+  // How the committed release has fared since this agent committed it;
+  // absent until the device commits a release itself.
+  postCommit: postCommitHealthSchema.optional(),
   outbox: z.array(reportSchema),
   // The sequence of the last report queued (see reportSchema.sequence).
   reportSequence: z.number().int().nonnegative().default(0),

@@ -2,18 +2,10 @@
 // configuration". Paths are resolved against the config file's directory.
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { duration, size } from '../config/fields.js';
+import { duration, size, timer } from '../config/fields.js';
 import { loadTomlFile } from '../config/load.js';
 
 const command = z.array(z.string().min(1)).min(1);
-
-// Longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days); above it, it fires at once.
-const maxTimerMs = 2 ** 31 - 1;
-// timer is a duration a timer waits for: above zero and within Node's timer range.
-const timer = duration.refine(
-  (ms) => ms > 0 && ms <= maxTimerMs,
-  'expected a duration above 0 and at most 24 days',
-);
 
 const slotSchema = z.object({ type: z.literal('raw'), device: z.string().min(1) }).strict();
 
@@ -87,6 +79,14 @@ export const agentConfigSchema = z
         call_timeout: duration.default('30s'),
         // Largest gRPC message the agent reads (an offer, or one download chunk).
         max_message: size.default('8MiB'),
+        // Keep a Watch stream open while idle, so the server can ask for a
+        // check-in at once (a new rollout, say) instead of at the next poll.
+        // Polling goes on either way.
+        watch: z.boolean().default(true),
+        // The least wait before the agent reopens a Watch stream, and between
+        // a check-in and the next one a Watch event asks for. Streams that
+        // fail or are refused back off exponentially from it up to poll.interval.
+        watch_min_interval: timer.default('1s'),
       })
       .strict(),
     device: z
@@ -161,6 +161,9 @@ export const agentConfigSchema = z
               .strict(),
           )
           .default([]),
+        // How often an idle agent reruns the checks on the release it
+        // committed (post-commit health, reported at every check-in); "0s": never.
+        periodic_every: duration.default('10m'),
       })
       .strict()
       .default({}),

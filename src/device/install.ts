@@ -7,6 +7,7 @@ import { isTrialPending } from './boot-state.js';
 import { downloadIntoSlot } from './download.js';
 import { checkpoint } from './failpoints.js';
 import { deviceClock } from './poll.js';
+import { freshHealth } from './post-commit-health.js';
 import { flushOutbox, withReport } from './reporter.js';
 import { isTransient } from './retry.js';
 import type { AgentRuntime } from './runtime.js';
@@ -212,6 +213,7 @@ async function commit(rt: AgentRuntime, d: DeploymentRecord): Promise<StepOutcom
     state: {
       committed: { slot: d.targetSlot, version: d.version, sequence: d.sequence },
       slots: { ...rt.state.slots, [d.targetSlot]: { status: 'good', version: d.version } },
+      postCommit: freshHealth(rt.now()),
     },
     report: { state: 'committed' },
   });

@@ -97,6 +97,7 @@ export async function runAgentFromConfig(
       downloadMinRateWindowMs: config.download.min_rate_window,
       downloadDeadlineMs: config.download.deadline,
       inventory: config.device.inventory,
+      periodicHealthEveryMs: config.health.periodic_every,
     },
     slots,
     bootloader,
@@ -126,6 +127,14 @@ export async function runAgentFromConfig(
       jitter: config.poll.jitter,
       backoff: { minMs: config.poll.backoff_min, maxMs: config.poll.backoff_max },
       rebootGraceMs: config.reboot.grace,
+      ...(config.server.watch
+        ? {
+            watch: {
+              minIntervalMs: config.server.watch_min_interval,
+              firstEventTimeoutMs: config.server.call_timeout,
+            },
+          }
+        : {}),
     });
   } finally {
     source.close();

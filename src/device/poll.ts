@@ -39,6 +39,7 @@ export async function poll(rt: AgentRuntime): Promise<number | undefined> {
       trustRootVersion: current.version,
       agentState: rt.state.machine.name,
       inventory: rt.settings.inventory,
+      health: rt.state.postCommit,
       nonce,
     },
     rt.signal,

@@ -21,6 +21,9 @@ export interface AgentSettings {
   readonly downloadMinRateWindowMs: number;
   readonly downloadDeadlineMs: number;
   readonly inventory: Readonly<Record<string, string>>;
+  // How often an idle agent reruns the health checks on the release it
+  // committed, for the server's post-commit health watch (0: never).
+  readonly periodicHealthEveryMs: number;
 }
 
 export interface AgentRuntime {

@@ -30,6 +30,8 @@ export const requiredRole: Readonly<Record<string, Role>> = {
   'pendulum.v1.PublisherService.PutTrustRoot': 'admin',
   'pendulum.v1.FleetService.CreateRollout': 'publisher',
   'pendulum.v1.FleetService.ListRollouts': 'viewer',
+  'pendulum.v1.FleetService.GetRolloutStatus': 'viewer',
+  'pendulum.v1.FleetService.ListAuditLog': 'viewer',
   'pendulum.v1.FleetService.PauseRollout': 'publisher',
   'pendulum.v1.FleetService.ResumeRollout': 'publisher',
   'pendulum.v1.FleetService.AbortRollout': 'publisher',

@@ -2,13 +2,29 @@
 // flags override these; see README "Server configuration".
 import { join } from 'node:path';
 import { z } from 'zod';
-import { duration, size } from '../config/fields.js';
+import { duration, size, timer } from '../config/fields.js';
 import { loadTomlFile, validateConfig } from '../config/load.js';
+import { type DatabaseLocation, databaseUrlProblem } from './store/database-location.js';
 
 export const serverConfigSchema = z
   .object({
     // Where the database and payloads live.
     data_dir: z.string().min(1).default('./pendulum-data'),
+    // The metadata database: empty for the embedded SQLite file under
+    // data_dir, or postgres://user@host:port/database for a PostgreSQL server
+    // that several replicas share (the password, if any, is best left to
+    // PGPASSWORD or ~/.pgpass; it never appears in messages or logs).
+    database: z
+      .string()
+      .default('')
+      .superRefine((value, ctx) => {
+        const problem = value === '' ? undefined : databaseUrlProblem(value);
+        if (problem !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }),
+    // PostgreSQL only: connections each replica keeps open at most, and how
+    // long a query waits to connect before the request fails.
+    database_pool_size: z.number().int().min(1).default(10),
+    database_connect_timeout: duration.default('10s'),
     // host:port to listen on; port 0 lets the OS choose.
     listen: z.string().min(1).default('127.0.0.1:7443'),
     // PEM files. Without them the server speaks plaintext, which it allows
@@ -88,6 +104,23 @@ export const serverConfigSchema = z
       .min(1)
       .max(2 ** 31 - 1)
       .default(100),
+    // Watch streams (push): open at once on this replica; more are refused
+    // with RESOURCE_EXHAUSTED and those devices poll. Each is one HTTP/2
+    // stream and a few hundred bytes of memory; it holds no file descriptor
+    // beyond its connection's.
+    max_watch_streams: z.number().int().min(0).default(10_000),
+    // A Watch stream ends (cleanly; the device reconnects) at most this long
+    // after it opened, so streams spread over replicas again after a restart.
+    watch_max_age: timer.default('1h'),
+    // How often a Watch stream carries a heartbeat, so devices notice a dead one.
+    watch_heartbeat: timer.default('30s'),
+    // How often each replica reads the fleet change log to hear about changes
+    // made through other replicas.
+    watch_poll_interval: timer.default('1s'),
+    // Devices a replica wakes per second: a change that reaches more of its
+    // streams spreads their wakes at random over (streams / rate) seconds, so
+    // a rollout does not bring the whole fleet's check-ins at once.
+    watch_wake_rate: z.number().int().min(1).default(200),
     log_level: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -110,6 +143,12 @@ export async function loadServerConfig(
 ): Promise<ServerConfig> {
   const fromFile = path === undefined ? {} : await loadTomlFile(path, z.record(z.unknown()));
   return validateConfig({ ...fromFile, ...overrides }, serverConfigSchema, path ?? 'server config');
+}
+
+// databaseLocation is where the metadata database is: the `database` URL,
+// or the SQLite file in the data directory when it is empty.
+export function databaseLocation(config: ServerConfig): DatabaseLocation {
+  return config.database === '' ? { path: dataPaths(config).database } : { url: config.database };
 }
 
 // Paths inside the data directory.

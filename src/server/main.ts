@@ -15,7 +15,7 @@ import { addService } from '../rpc/server.js';
 import { addressHost, isLoopbackHost } from '../rpc/transport.js';
 import { decodeTrustRoot } from '../trust/index.js';
 import { apiAuthorizer, deviceAuthorizer } from './auth.js';
-import { dataPaths, type ServerConfig } from './config.js';
+import { databaseLocation, dataPaths, type ServerConfig } from './config.js';
 import type { ServerContext } from './context.js';
 import { type Listener, listen } from './listener.js';
 import { createLocalPayloadStore } from './payloads/local.js';
@@ -24,8 +24,11 @@ import { createDeviceService } from './services/device-service.js';
 import { createFleetService } from './services/fleet-service.js';
 import { createPublisherService } from './services/publisher-service.js';
 import { openDatabase } from './store/database.js';
+import { describeLocation } from './store/database-location.js';
 import { createStore } from './store/index.js';
 import { loadTimestampSigner } from './timestamp-key.js';
+import { createChangeFeed } from './watch/change-feed.js';
+import { createWatchHub, type WatchHub } from './watch/hub.js';
 
 export interface RunningServer {
   // host:port actually bound (the OS picks the port when the config says 0).
@@ -37,6 +40,8 @@ export interface RunningServer {
   readonly context: ServerContext;
   // This replica's rollout controller (tests tick it by hand).
   readonly rollouts: ControlLoop;
+  // This replica's Watch streams.
+  readonly watch: WatchHub;
   close(): Promise<void>;
 }
 
@@ -75,13 +80,27 @@ export async function startServer(
   });
   const timestamp = await loadTimestampSigner(config.timestamp_key, config.data_dir);
   const payloads = await createLocalPayloadStore(paths.payloads);
+  const database = databaseLocation(config);
   const store = createStore(
     await openDatabase({
-      path: paths.database,
-      syncIntervalMs: config.commit_sync_interval,
-      checkpointLog: log,
+      ...database,
+      postgres: {
+        poolSize: config.database_pool_size,
+        connectTimeoutMs: config.database_connect_timeout,
+        onConnectionError: (error) =>
+          log.warn({ err: error }, 'a pooled database connection failed; reconnecting on demand'),
+      },
+      sqlite: { syncIntervalMs: config.commit_sync_interval, checkpointLog: log },
     }),
   );
+  const watch = createWatchHub({
+    maxStreams: config.max_watch_streams,
+    maxAgeMs: config.watch_max_age,
+    heartbeatMs: config.watch_heartbeat,
+    wakeRate: config.watch_wake_rate,
+    log,
+  });
+  const changes = createChangeFeed({ store, hub: watch, now, log });
   const ctx: ServerContext = {
     store,
     payloads,
@@ -89,6 +108,8 @@ export async function startServer(
     timestamp,
     now,
     log,
+    watch,
+    announce: changes.announce,
   };
 
   const server = createServer({
@@ -147,7 +168,12 @@ export async function startServer(
   const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
   const address = `${host}:${port}`;
   log.info(
-    { address, dataDir: config.data_dir, tls: config.tls !== undefined },
+    {
+      address,
+      dataDir: config.data_dir,
+      database: describeLocation(database),
+      tls: config.tls !== undefined,
+    },
     'pendulum server listening',
   );
   if (config.tls === undefined) {
@@ -184,7 +210,10 @@ export async function startServer(
     now,
     log,
     intervalMs: config.rollout_interval,
+    silentAfterMs: config.silent_after_polls * config.poll_interval,
+    onChange: changes.announce,
   });
+  changes.start(config.watch_poll_interval);
 
   return {
     address,
@@ -192,9 +221,13 @@ export async function startServer(
     adminToken,
     context: ctx,
     rollouts,
+    watch,
     async close() {
       introspection.setServing(false);
       await rollouts.stop();
+      await changes.stop();
+      // Watch streams end now, cleanly, rather than hold the shutdown below.
+      watch.close();
       const closing = listening.close(2500);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {

@@ -6,9 +6,11 @@ import type { MaintenanceWindowSchema } from '../gen/pendulum/v1/device_pb.js';
 import type {
   CreateRolloutRequest,
   FailureThresholdSchema,
+  HealthWatchSchema,
   RolloutPhaseSchema,
   RolloutSelectorSchema,
 } from '../gen/pendulum/v1/fleet_pb.js';
+import { defaultMaxRestarts, type HealthWatch } from '../server/rollouts/health-watch.js';
 import type { FailureThreshold } from '../server/rollouts/phases.js';
 import { checkPlan, type RolloutPlan, wholeClassPlan } from '../server/rollouts/plan.js';
 import { windowFromWire, windowToWire } from './window.js';
@@ -30,13 +32,32 @@ export function planFromWire(request: CreateRolloutRequest): RolloutPlan {
     tags: request.selector?.tags ?? [],
     groups: request.selector?.groups ?? [],
     deviceIds: request.selector?.deviceIds ?? [],
-    threshold: thresholdFromWire(request.failureThreshold),
+    threshold: thresholdFromWire(request.failureThreshold, 'failure_threshold'),
     window,
+    healthWatch: healthWatchFromWire(request.healthWatch),
   });
+}
+
+function healthWatchFromWire(watch: CreateRolloutRequest['healthWatch']): HealthWatch | undefined {
+  if (watch === undefined) return undefined;
+  const watchMs = wireMs(watch.duration, 'health_watch.duration');
+  const threshold = thresholdFromWire(watch.maxUnhealthy, 'health_watch.max_unhealthy');
+  if (watchMs === 0 || threshold === undefined)
+    throw new PendulumError(
+      'INVALID_ARGUMENT',
+      'health_watch needs a duration and max_unhealthy (a count or a ratio)',
+      { context: { field: 'health_watch' } },
+    );
+  return {
+    watchMs,
+    maxRestarts: watch.maxAgentRestarts === 0 ? defaultMaxRestarts : watch.maxAgentRestarts,
+    threshold,
+  };
 }
 
 function thresholdFromWire(
   threshold: CreateRolloutRequest['failureThreshold'],
+  field: string,
 ): FailureThreshold | undefined {
   if (threshold === undefined) return undefined;
   const { limit } = threshold;
@@ -52,8 +73,10 @@ function thresholdFromWire(
     default:
       throw new PendulumError(
         'INVALID_ARGUMENT',
-        'failure_threshold needs max_failures or max_failure_ratio',
-        { context: { field: 'failure_threshold' } },
+        `${field} needs max_failures or max_failure_ratio`,
+        {
+          context: { field },
+        },
       );
   }
 }
@@ -75,26 +98,38 @@ export interface WirePlan {
   readonly phases: MessageInitShape<typeof RolloutPhaseSchema>[];
   readonly failureThreshold: MessageInitShape<typeof FailureThresholdSchema> | undefined;
   readonly window: MessageInitShape<typeof MaintenanceWindowSchema> | undefined;
+  readonly healthWatch: MessageInitShape<typeof HealthWatchSchema> | undefined;
 }
 
 // planToWire shows a stored plan in a Rollout message.
 export function planToWire(plan: RolloutPlan): WirePlan {
-  const { threshold, window } = plan;
+  const { threshold, window, healthWatch } = plan;
   return {
     selector: { tags: [...plan.tags], groups: [...plan.groups], deviceIds: [...plan.deviceIds] },
     phases: plan.phases.map((phase) => ({
       percent: phase.percent,
       minSoak: durationFromMs(phase.minSoakMs),
     })),
-    failureThreshold:
-      threshold === undefined
+    failureThreshold: threshold === undefined ? undefined : thresholdToWire(threshold),
+    healthWatch:
+      healthWatch === undefined
         ? undefined
-        : threshold.kind === 'count'
-          ? { limit: { case: 'maxFailures', value: threshold.count } }
-          : {
-              limit: { case: 'maxFailureRatio', value: threshold.ratio },
-              minFinished: threshold.minFinished,
-            },
+        : {
+            duration: durationFromMs(healthWatch.watchMs),
+            maxAgentRestarts: healthWatch.maxRestarts,
+            maxUnhealthy: thresholdToWire(healthWatch.threshold),
+          },
     window: window === undefined ? undefined : windowToWire(window),
   };
+}
+
+function thresholdToWire(
+  threshold: FailureThreshold,
+): MessageInitShape<typeof FailureThresholdSchema> {
+  return threshold.kind === 'count'
+    ? { limit: { case: 'maxFailures', value: threshold.count } }
+    : {
+        limit: { case: 'maxFailureRatio', value: threshold.ratio },
+        minFinished: threshold.minFinished,
+      };
 }

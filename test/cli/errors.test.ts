@@ -286,6 +286,23 @@ describe.concurrent('server --config', () => {
     expect(stderr).toContain('"listen_port"');
     expect(await exists(at('server-data'))).toBe(false);
   });
+
+  it('names the database field of a URL it cannot serve from, without its password', async () => {
+    const stderr = expectFailure(
+      await runCli([
+        'server',
+        '--data-dir',
+        at('mysql-data'),
+        '--database',
+        'mysql://root:hunter2@127.0.0.1/fleet',
+      ]),
+      'CONFIG_INVALID',
+    );
+    expect(stderr).toContain('"database"');
+    expect(stderr).toContain('"mysql:"');
+    expect(stderr).not.toContain('hunter2');
+    expect(await exists(at('mysql-data'))).toBe(false);
+  });
 });
 
 describe.concurrent('token create', () => {

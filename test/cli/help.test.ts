@@ -1,30 +1,11 @@
 // Every command and subcommand explains itself with --help, and exits 0 doing so.
-import { Command, CommanderError } from 'commander';
+import { type Command, CommanderError } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { registerAgent } from '../../src/cli/agent.js';
-import { registerDevices } from '../../src/cli/devices.js';
-import { registerKeys } from '../../src/cli/keys.js';
-import { registerRelease } from '../../src/cli/release.js';
-import { registerRollout } from '../../src/cli/rollout.js';
-import { registerServer } from '../../src/cli/server.js';
-import { registerTrust } from '../../src/cli/trust.js';
+import { buildProgram } from '../../src/cli/program.js';
 import { type CliResult, runCli } from './cli.js';
 
-// The command tree as the register functions build it (main.ts calls the same ones).
-function commandTree(): Command {
-  const program = new Command('pendulum');
-  for (const register of [
-    registerKeys,
-    registerTrust,
-    registerRelease,
-    registerRollout,
-    registerDevices,
-    registerServer,
-    registerAgent,
-  ])
-    register(program);
-  return program;
-}
+// The command tree main.ts parses.
+const commandTree = buildProgram;
 
 // commandPaths lists every command below `command`, parents before children.
 function commandPaths(command: Command, prefix: readonly string[] = []): string[][] {
@@ -90,10 +71,16 @@ describe('--help', () => {
         'rollout',
         'rollout create',
         'rollout list',
+        'rollout status',
+        'rollout pause',
+        'rollout resume',
+        'rollout abort',
+        'audit',
         'devices',
         'devices list',
         'devices accept',
         'devices reject',
+        'devices label',
         'server',
         'token',
         'token create',

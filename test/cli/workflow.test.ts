@@ -186,8 +186,17 @@ describe('quick start', () => {
       '4h',
       '--timezone',
       'Europe/Berlin',
+      '--health-watch',
+      '1d',
+      '--max-unhealthy-ratio',
+      '0.1',
+      '--min-watched',
+      '10',
       ...connection(adminToken),
     ]);
+    expect(created).toContain(
+      '  watches devices 1d after commit; pauses itself at more than 10 % unhealthy (over 3 agent restarts, a failed periodic check or lost contact)\n',
+    );
     expect(created).toContain('  to every "acme-gateway" device, tagged eu, in group beta\n');
     expect(created).toContain('  phases: 5 % (soak 2h) → 25 % (soak 1d) → 100 %\n');
     expect(created).toContain('  pauses itself above 5 % failed (once 20 finished)\n');
@@ -209,6 +218,41 @@ describe('quick start', () => {
     expect(again.stderr).toContain('FAILED_PRECONDITION');
     const listed = await runOk(['rollout', 'list', ...connection(adminToken)]);
     expect(listed).toContain(`${id}  acme-gateway  1.1.0  aborted  phase 1/3`);
+
+    // Aborted, the live view draws once and ends.
+    const status = await runOk(['rollout', 'status', id, '--watch', ...connection(adminToken)]);
+    expect(status).toMatch(
+      new RegExp(`^rollout ${id}  1\\.1\\.0 \\(sequence 2\\)  aborted  phase 1/3`, 'm'),
+    );
+    expect(status).toContain('selected 0 devices; 0 committed');
+    expect(status).toMatch(
+      /^phase\s+share\s+open\s+devices\s+pending\s+downloading\s+installed\s+committed\s+failed\s+rolled back$/m,
+    );
+    expect(status).toMatch(/^1\s+5 %\s+yes\s+0\s+0\s+0\s+0\s+0\s+0\s+0$/m);
+    expect(status).toMatch(/^3\s+100 %\s+no\s+0/m);
+    expect(status).toContain('failures: none');
+
+    const audit = await runOk(['audit', '--subject', id, ...connection(adminToken)]);
+    expect(
+      audit
+        .trim()
+        .split('\n')
+        .map((line) => line.split('  ')[3]),
+    ).toEqual(['rollout.abort', 'rollout.resume', 'rollout.pause', 'rollout.create']);
+    const json = await runOk([
+      'audit',
+      '--subject',
+      id,
+      '--limit',
+      '1',
+      '--json',
+      ...connection(adminToken),
+    ]);
+    expect(JSON.parse(json)).toMatchObject({
+      actor: 'token:admin',
+      action: 'rollout.abort',
+      subject: id,
+    });
   });
 
   it('refuses a phase it cannot read, and a plan the server cannot follow, creating nothing', async () => {

@@ -1,6 +1,7 @@
-// agent.toml's [device] and [download] sections: where the agent keeps what
-// it persists, and the download limits (slow retrieval) refused before the
-// agent starts when they would defend nothing.
+// agent.toml's [server], [device] and [download] sections: whether the agent
+// watches for pushes, where it keeps what it persists, and the download
+// limits (slow retrieval) refused before the agent starts when they would
+// defend nothing.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configRefusal, loadAgentToml } from '../support/agent-config.js';
@@ -18,6 +19,24 @@ afterAll(async () => {
 const device = async (extra: string) => (await loadAgentToml(tmp.path, { device: extra })).device;
 const download = async (section: string) =>
   (await loadAgentToml(tmp.path, { download: section })).download;
+
+const server = async (extra: string) => (await loadAgentToml(tmp.path, { server: extra })).server;
+
+describe('agent config [server]', () => {
+  it('watches for pushes by default, reconnecting no sooner than a second', async () => {
+    expect(await server('')).toMatchObject({ watch: true, watch_min_interval: 1_000 });
+  });
+
+  it('polls only with watch = false', async () => {
+    expect((await server('watch = false')).watch).toBe(false);
+  });
+
+  it('refuses a minimum Watch interval of zero, which would allow a tight loop', async () => {
+    expect(
+      await configRefusal(loadAgentToml(tmp.path, { server: 'watch_min_interval = "0s"' })),
+    ).toContain('"server.watch_min_interval": expected a duration above 0');
+  });
+});
 
 describe('agent config [device]', () => {
   it('keeps the anti-rollback floor in the state directory by default', async () => {

@@ -22,7 +22,13 @@ beforeAll(async () => {
   addService(
     server,
     DeviceService,
-    { authenticate: refuse, checkIn: refuse, report: refuse, download: refuse as never },
+    {
+      authenticate: refuse,
+      checkIn: refuse,
+      report: refuse,
+      download: refuse as never,
+      watch: refuse as never,
+    },
     { authorize: async () => 'anyone', onInternalError: () => undefined },
   );
   introspection = addIntrospection(server, [file_pendulum_v1_device]);
@@ -65,6 +71,7 @@ describe('reflection', () => {
       'CheckIn',
       'Download',
       'Report',
+      'Watch',
     ]);
     expect(registry.getMessage('pendulum.v1.Offer')?.field.manifest?.message?.typeName).toBe(
       'pendulum.v1.Signed',

@@ -156,6 +156,11 @@ export function deviceService(recorder: Recorder): ServiceImpl<DeviceMethods, st
         recorder.finished(id).resolve();
       }
     },
+    // Not exercised by the bridge tests: one heartbeat, then the end.
+    async *watch() {
+      recorder.handlerCalls++;
+      yield { event: { case: 'heartbeat', value: {} } };
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 // The server's composition root: what a first start, a restart and a failed
 // start leave behind in the data directory.
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +14,9 @@ import { defaultServerConfig } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
 import { generateKeyPair, sha256, toHex } from '../../src/trust/index.js';
 import { writeTestTimestampKey } from '../support/fleet.js';
+import { freePort } from '../support/free-port.js';
 import { makeImage } from '../support/images.js';
+import { createTempDatabase, postgresSkipReason } from '../support/postgres.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { rootDocument, signImage } from '../support/vendor.js';
 
@@ -26,15 +30,33 @@ afterAll(async () => {
 });
 
 const quiet = { log: pino({ level: 'silent' }) };
-const start = async (dataDir: string, listen = '127.0.0.1:0') =>
+const start = async (
+  dataDir: string,
+  listen = '127.0.0.1:0',
+  more: { database?: string; log?: pino.Logger } = {},
+) =>
   startServer(
     defaultServerConfig({
       data_dir: join(dir.path, dataDir),
       listen,
       timestamp_key: await writeTestTimestampKey(join(dir.path, `${dataDir}-keys`)),
+      database: more.database ?? '',
+      database_connect_timeout: '2s',
     }),
-    quiet,
+    { log: more.log ?? quiet.log },
   );
+
+// recordingLog is a logger that keeps every line it writes.
+function recordingLog(): { log: pino.Logger; text: () => string } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { log: pino({ level: 'debug' }, sink), text: () => lines.join('') };
+}
 
 // withPublisher runs `use` with a PublisherService client on `server`, then closes the channel.
 async function withPublisher<T>(
@@ -177,4 +199,56 @@ describe('listen', () => {
       await server.close();
     }
   });
+});
+
+describe('database', () => {
+  it('does not start when its PostgreSQL cannot be reached, and says why without the password', async () => {
+    const port = await freePort();
+    const database = `postgres://pendulum:hunter2@127.0.0.1:${port}/fleet`;
+    const recorded = recordingLog();
+    const error = await start('unreachable-db', '127.0.0.1:0', {
+      database,
+      log: recorded.log,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PendulumError);
+    expect(error).toMatchObject({ code: 'STORAGE_FAILED', context: { field: 'database' } });
+    expect((error as Error).message).toContain(`pendulum:***@127.0.0.1:${port}/fleet`);
+    expect((error as Error).message).not.toContain('hunter2');
+    expect(recorded.text()).not.toContain('hunter2');
+  });
+
+  it.skipIf(postgresSkipReason() !== undefined)(
+    'serves from PostgreSQL: the first admin token works after a restart, no SQLite file is made, the password is never logged',
+    async () => {
+      const database = await createTempDatabase();
+      const password = new URL(database.url).password;
+      const recorded = recordingLog();
+      try {
+        const first = await start('on-postgres', '127.0.0.1:0', {
+          database: database.url,
+          log: recorded.log,
+        });
+        const token = first.adminToken ?? '';
+        await first.close();
+        expect(token).toMatch(/\S{20,}/);
+
+        const second = await start('on-postgres', '127.0.0.1:0', {
+          database: database.url,
+          log: recorded.log,
+        });
+        try {
+          expect(second.adminToken).toBeUndefined();
+          await withPublisher(second, token, (client) => client.listReleases({}));
+        } finally {
+          await second.close();
+        }
+        expect(await readdir(join(dir.path, 'on-postgres'))).not.toContain('pendulum.sqlite');
+        expect(recorded.text()).toContain('127.0.0.1');
+        expect(password.length).toBeGreaterThan(8);
+        expect(recorded.text()).not.toContain(password);
+      } finally {
+        await database.drop();
+      }
+    },
+  );
 });

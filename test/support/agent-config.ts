@@ -7,6 +7,8 @@ import { type AgentConfig, loadAgentConfig } from '../../src/device/config.js';
 import { isPendulumError } from '../../src/errors.js';
 
 export interface AgentTomlParts {
+  // Lines appended to [server].
+  readonly server?: string;
   // Lines appended to [device].
   readonly device?: string;
   // The [bootloader] section (default: GRUB with a relative grubenv).
@@ -25,6 +27,7 @@ export async function loadAgentToml(dir: string, parts: AgentTomlParts): Promise
     path,
     `[server]
 address = "127.0.0.1:7443"
+${parts.server ?? ''}
 
 [device]
 class_id = "gw"

@@ -106,6 +106,7 @@ export async function rigRuntime(rig: AgentRig, parts: RigParts): Promise<AgentR
       downloadMinRateWindowMs: 300_000,
       downloadDeadlineMs: 6 * 3_600_000,
       inventory: {},
+      periodicHealthEveryMs: 0,
       ...parts.settings,
     },
     slots: {

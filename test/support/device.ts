@@ -1,5 +1,7 @@
 // A simulated device for integration tests: slot files (or loop devices), the
-// factory image in slot A, and the real agent run as a child process.
+// factory image in slot A, and the real agent run as a child process (--once,
+// or until stopped).
+import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -27,15 +29,21 @@ export interface TestDevice extends SimulatedDevice {
   deviceId(): Promise<string>;
 }
 
-// makeDevice creates a device whose slots are plain files unless `slots` names block devices.
+// makeDevice creates a device whose slots are plain files unless `slots` names
+// block devices; its agent talks to `fleet.address`.
 export async function makeDevice(
   dir: string,
-  fleet: Fleet,
+  fleet: Pick<Fleet, 'address' | 'trustRootFile'>,
   options: {
     slots?: { A: string; B: string };
     maxTries?: number;
     healthChecks?: DeviceSetup['healthChecks'];
+    periodicHealthEvery?: string;
     classId?: string;
+    // false: the agent polls only, with no Watch stream.
+    watch?: boolean;
+    // Serve the agent from this address rather than the fleet's (another replica).
+    serverAddress?: string;
   } = {},
 ): Promise<TestDevice> {
   await mkdir(dir, { recursive: true });
@@ -49,15 +57,19 @@ export async function makeDevice(
   await writeFile(slots.A, slotA);
   const device = await createSimulatedDevice({
     dir,
-    serverAddress: fleet.address,
+    serverAddress: options.serverAddress ?? fleet.address,
     classId: options.classId ?? testClass,
     trustRootFile: fleet.trustRootFile,
     slots,
     factoryVersion: '1.0.0',
     factorySequence: 1,
     healthChecks: options.healthChecks ?? [imageSelfTest],
+    ...(options.periodicHealthEvery === undefined
+      ? {}
+      : { periodicHealthEvery: options.periodicHealthEvery }),
     maxTries: options.maxTries ?? 3,
     cli: distCli,
+    ...(options.watch === undefined ? {} : { watch: options.watch }),
   });
   const bootloader = createSimulatedBootloader({
     envPath: device.envPath,
@@ -78,6 +90,37 @@ export async function makeDevice(
         key_id: string;
       };
       return key.key_id;
+    },
+  };
+}
+
+export interface RunningAgent {
+  // Everything the agent logged so far (JSON lines).
+  readonly stderr: () => string;
+  // stop sends SIGTERM and waits for the agent to exit (SIGKILL after 10 s).
+  stop(): Promise<number | null>;
+}
+
+// startAgent runs `pendulum agent` (not --once) for `device` until stopped.
+export function startAgent(device: TestDevice): RunningAgent {
+  const child = spawn(process.execPath, [distCli, 'agent', '--config', device.configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (data: Buffer) => {
+    stderr += data.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+  return {
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(kill);
+      }
     },
   };
 }

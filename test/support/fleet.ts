@@ -65,6 +65,25 @@ export async function writeTestTimestampKey(dir: string): Promise<string> {
   return file;
 }
 
+// uploadPayload stores a payload on a server, in 1 MiB chunks after a header
+// with its digest and size (the server checks both).
+export async function uploadPayload(
+  publisher: Client<(typeof PublisherService)['method']>,
+  payload: Uint8Array,
+): Promise<void> {
+  const chunks = async function* () {
+    yield {
+      part: {
+        case: 'header' as const,
+        value: { sha256: toHex(sha256(payload)), size: BigInt(payload.length) },
+      },
+    };
+    for (let at = 0; at < payload.length; at += 1024 * 1024)
+      yield { part: { case: 'chunk' as const, value: payload.subarray(at, at + 1024 * 1024) } };
+  };
+  await publisher.uploadPayload(chunks());
+}
+
 // startFleet starts a server with a data directory under `dir`.
 export async function startFleet(
   dir: string,
@@ -123,19 +142,7 @@ export async function startFleet(
 
   const sign: Fleet['sign'] = (image, spec, keys) => signImage(image, keys ?? releaseKeys, spec);
 
-  const upload = async (payload: Uint8Array) => {
-    const chunks = async function* () {
-      yield {
-        part: {
-          case: 'header' as const,
-          value: { sha256: toHex(sha256(payload)), size: BigInt(payload.length) },
-        },
-      };
-      for (let at = 0; at < payload.length; at += 1024 * 1024)
-        yield { part: { case: 'chunk' as const, value: payload.subarray(at, at + 1024 * 1024) } };
-    };
-    await publisher.uploadPayload(chunks());
-  };
+  const upload = (payload: Uint8Array) => uploadPayload(publisher, payload);
 
   const release: Fleet['release'] = async (image, spec) => {
     await upload(image);

@@ -1,6 +1,7 @@
 // The server as an update source: authenticates with the device key, keeps
-// the short-lived token, and authenticates again when it is refused.
-import { durationMs } from '@bufbuild/protobuf/wkt';
+// the short-lived token, and authenticates again when it is refused; and
+// holds the Watch stream that says when to check in.
+import { durationMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Client as GrpcClient } from '@grpc/grpc-js';
 import { isPendulumError } from '../../errors.js';
 import { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
@@ -9,7 +10,7 @@ import { createClient } from '../../rpc/client.js';
 import { type ClientTlsFiles, clientTransport } from '../../rpc/transport.js';
 import { type KeyPair, signDeviceAuth } from '../../trust/index.js';
 import { deploymentStateToWire, slotToWire } from '../../wire/enums.js';
-import type { UpdateSource } from './source.js';
+import type { UpdateSource, WatchEvent } from './source.js';
 
 export interface GrpcSourceOptions {
   readonly address: string;
@@ -54,7 +55,7 @@ export async function createGrpcSource(
   const timeoutMs = options.callTimeoutMs;
 
   let lastTimestamp = 0;
-  const authenticate = async (signal: AbortSignal) => {
+  const signIn = async (signal: AbortSignal) => {
     // Strictly increasing timestamps are the server's replay guard.
     const timestampMs = BigInt(Math.max(options.now().getTime(), lastTimestamp + 1));
     lastTimestamp = Number(timestampMs);
@@ -69,6 +70,16 @@ export async function createGrpcSource(
       { signal, timeoutMs },
     );
     token = response.token;
+  };
+  // One authentication at a time: the Watch stream and a check-in that both
+  // find the token missing or refused share it, rather than race two
+  // timestamps to the server's replay guard.
+  let signingIn: Promise<void> | undefined;
+  const authenticate = (signal: AbortSignal): Promise<void> => {
+    signingIn ??= signIn(signal).finally(() => {
+      signingIn = undefined;
+    });
+    return signingIn;
   };
 
   // authed runs a call with a token, authenticating first or again when refused.
@@ -96,6 +107,16 @@ export async function createGrpcSource(
               trustRootVersion: status.trustRootVersion,
               agentState: status.agentState,
               inventory: { ...status.inventory },
+              health:
+                status.health === undefined
+                  ? undefined
+                  : {
+                      committedAt: timestampFromMs(status.health.committedAt),
+                      agentRestarts: status.health.restarts,
+                      checksRun: status.health.checksRun,
+                      checksFailed: status.health.checksFailed,
+                      lastFailure: status.health.lastFailure.slice(0, 1024),
+                    },
             },
             nonce: status.nonce,
           },
@@ -148,6 +169,34 @@ export async function createGrpcSource(
           { signal, timeoutMs },
         ),
       );
+    },
+    async *watch(signal) {
+      if (token === undefined) await authenticate(signal);
+      const stream = async function* (): AsyncGenerator<WatchEvent> {
+        for await (const message of client.watch({}, { signal })) {
+          const { event } = message;
+          if (event.case === 'checkIn') yield { kind: 'check-in' };
+          else {
+            // A heartbeat, or an event this agent does not know: the stream is alive.
+            const interval = event.case === 'heartbeat' ? event.value.interval : undefined;
+            yield {
+              kind: 'heartbeat',
+              intervalMs: interval === undefined ? undefined : durationMs(interval),
+            };
+          }
+        }
+      };
+      let yielded = false;
+      try {
+        for await (const event of stream()) {
+          yielded = true;
+          yield event;
+        }
+      } catch (error) {
+        if (yielded || !isPendulumError(error, 'UNAUTHENTICATED')) throw error;
+        await authenticate(signal);
+        yield* stream();
+      }
     },
     close() {
       channel.close();

@@ -1,9 +1,10 @@
 // The update-source port: where offers and payloads come from (the server over
-// gRPC; later a local bundle file with the same verification).
+// gRPC; later a local bundle file with the same verification), and, from a
+// server, hints of when to check in.
 
 import type { Offer } from '../../gen/pendulum/v1/device_pb.js';
 import type { Signed } from '../../gen/pendulum/v1/manifest_pb.js';
-import type { PendingReport } from '../agent-state.js';
+import type { PendingReport, PostCommitHealth } from '../agent-state.js';
 import type { SlotName } from '../slots/slot.js';
 
 export interface DeviceStatusReport {
@@ -13,6 +14,8 @@ export interface DeviceStatusReport {
   readonly trustRootVersion: number;
   readonly agentState: string;
   readonly inventory: Readonly<Record<string, string>>;
+  // How the committed release has fared since the agent committed it.
+  readonly health?: PostCommitHealth | undefined;
   // Random, new for every check-in; the reply's freshness statement echoes it.
   readonly nonce: Uint8Array;
 }
@@ -32,6 +35,13 @@ export interface PayloadChunk {
   readonly data: Uint8Array;
 }
 
+// What a Watch stream says. Neither carries anything to act on: a check-in
+// event only makes the agent check in as usual, and verify what that returns.
+export type WatchEvent =
+  | { readonly kind: 'check-in' }
+  // The stream is alive; the next heartbeat is due within `intervalMs` (when known).
+  | { readonly kind: 'heartbeat'; readonly intervalMs: number | undefined };
+
 export interface UpdateSource {
   checkIn(status: DeviceStatusReport, signal: AbortSignal): Promise<CheckInResult>;
   download(
@@ -41,5 +51,8 @@ export interface UpdateSource {
     signal: AbortSignal,
   ): AsyncIterable<PayloadChunk>;
   report(report: PendingReport & { logTail?: string }, signal: AbortSignal): Promise<void>;
+  // watch opens a stream of hints that an offer may be waiting; sources that
+  // cannot push (a local bundle) have none, and the agent only polls.
+  watch?(signal: AbortSignal): AsyncIterable<WatchEvent>;
   close(): void;
 }

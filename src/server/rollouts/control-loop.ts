@@ -4,14 +4,20 @@
 // ticking at once agree in the database: one advances a phase or pauses a
 // rollout, the others change nothing and record nothing.
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import type { FleetChange, RolloutSummary, Store } from '../store/index.js';
 import { type Decision, decide, positionOf } from './controller.js';
+import { assessHealth, type HealthAssessment } from './health-watch.js';
 
 export interface ControlLoopOptions {
   readonly store: Store;
   readonly now: () => Date;
   readonly log: Logger;
   readonly intervalMs: number;
+  // A device not seen for this long has lost contact (post-commit health).
+  readonly silentAfterMs: number;
+  // Told of each phase advance once it has committed (the Watch hub wakes
+  // the devices the wider phase may now reach).
+  readonly onChange?: (change: FleetChange) => void;
 }
 
 export interface ControlLoop {
@@ -33,10 +39,25 @@ export const controllerActor = 'server:rollout-controller';
 const succeededStates = ['committed'];
 const failedStates = ['failed', 'rolled_back'];
 
+// rolloutHealth judges the devices in a rollout's post-commit health watch;
+// undefined for a rollout without one.
+export async function rolloutHealth(
+  store: Store,
+  rollout: RolloutSummary,
+  now: Date,
+  silentAfterMs: number,
+): Promise<HealthAssessment | undefined> {
+  const watch = rollout.plan.healthWatch;
+  if (watch === undefined) return undefined;
+  const since = new Date(now.getTime() - watch.watchMs);
+  const committed = await store.deployments.committedSince(rollout.id, since);
+  return assessHealth(watch, committed, now, silentAfterMs);
+}
+
 // tickOnce decides and applies for every active rollout; a rollout whose
 // decision fails to apply is logged and left for the next pass.
 export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) {
-  const { store, now, log } = options;
+  const { store, now, log, onChange } = options;
   const applied: AppliedDecision[] = [];
   const active = (await store.rollouts.list()).filter((r) => r.state === 'active');
   for (const rollout of active) {
@@ -44,10 +65,12 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
       const counts = await store.deployments.countByState(rollout.id);
       const sum = (states: string[]) => states.reduce((n, s) => n + (counts.get(s) ?? 0), 0);
       const at = now();
+      const health = await rolloutHealth(store, rollout, at, options.silentAfterMs);
       const decision = decide(
         positionOf(rollout),
         { succeeded: sum(succeededStates), failed: sum(failedStates) },
         at,
+        health,
       );
       if (decision.kind === 'hold') continue;
       const changed = await store.transaction(async (tx) => {
@@ -61,7 +84,7 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
             detail: { phase: decision.from + 2, percent: phase?.percent },
             now: at,
           });
-          return true;
+          return tx.fleetChanges.record({ classId: rollout.classId, now: at });
         }
         if (!(await tx.rollouts.pauseBySelf(rollout.id, decision.reason, at))) return false;
         await tx.audit.append({
@@ -73,7 +96,8 @@ export async function tickOnce(options: Omit<ControlLoopOptions, 'intervalMs'>) 
         });
         return true;
       });
-      if (!changed) continue;
+      if (changed === false) continue;
+      if (changed !== true) onChange?.(changed);
       applied.push({ rolloutId: rollout.id, decision });
       if (decision.kind === 'advance')
         log.info({ rollout: rollout.id, phase: decision.from + 2 }, 'rollout advanced a phase');

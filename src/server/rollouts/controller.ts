@@ -1,6 +1,7 @@
 // What a rollout does next, decided from its plan, where it is and how its
 // deployments ended. Pure: the store applies the decision with a conditional
 // update (advancePhase, pauseBySelf), so replicas deciding at once agree.
+import { type HealthAssessment, unhealthyReason } from './health-watch.js';
 import {
   breaches,
   bucketOf,
@@ -31,11 +32,22 @@ export type Decision =
   | { readonly kind: 'advance'; readonly from: number }
   | { readonly kind: 'pause'; readonly reason: string };
 
-// decide: pause when the failure threshold is crossed (before anything else,
-// so a bad release never reaches a wider phase), else advance once the
-// current phase has soaked, else hold.
-export function decide(rollout: RolloutPosition, finished: FinishedCounts, now: Date): Decision {
+// decide: pause when the failure threshold is crossed or too many devices
+// turned unhealthy after their commit (before anything else, so a bad
+// release never reaches a wider phase), else advance once the current phase
+// has soaked, else hold.
+export function decide(
+  rollout: RolloutPosition,
+  finished: FinishedCounts,
+  now: Date,
+  health?: HealthAssessment,
+): Decision {
   if (rollout.state !== 'active') return { kind: 'hold' };
+  const watch = rollout.plan.healthWatch;
+  if (watch !== undefined && health !== undefined) {
+    const reason = unhealthyReason(watch, health);
+    if (reason !== undefined) return { kind: 'pause', reason };
+  }
   const threshold = rollout.plan.threshold;
   if (threshold !== undefined && breaches(threshold, finished)) {
     const total = finished.succeeded + finished.failed;

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { PendulumError } from '../../errors.js';
 import { parseWindow, type WindowSpec } from '../../schedule/window.js';
+import type { HealthWatch } from './health-watch.js';
 import { checkPhases, type FailureThreshold, type Phase } from './phases.js';
 
 export interface RolloutPlan {
@@ -13,6 +14,7 @@ export interface RolloutPlan {
   readonly deviceIds: readonly string[];
   readonly threshold: FailureThreshold | undefined;
   readonly window: WindowSpec | undefined;
+  readonly healthWatch?: HealthWatch | undefined;
 }
 
 // The plan of a rollout made without one: everyone in the class at once.
@@ -25,6 +27,16 @@ export const wholeClassPlan: RolloutPlan = {
   window: undefined,
 };
 
+const threshold = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('ratio'),
+      ratio: z.number().min(0).max(1),
+      minFinished: z.number().int().min(1),
+    })
+    .strict(),
+  z.object({ kind: z.literal('count'), count: z.number().int().min(1) }).strict(),
+]);
 const names = z.array(z.string().min(1).max(128)).max(1000);
 const planSchema = z
   .object({
@@ -32,20 +44,21 @@ const planSchema = z
     tags: names,
     groups: names,
     deviceIds: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(100_000),
-    threshold: z
-      .discriminatedUnion('kind', [
-        z
-          .object({
-            kind: z.literal('ratio'),
-            ratio: z.number().min(0).max(1),
-            minFinished: z.number().int().min(1),
-          })
-          .strict(),
-        z.object({ kind: z.literal('count'), count: z.number().int().min(1) }).strict(),
-      ])
-      .optional(),
+    threshold: threshold.optional(),
     window: z
       .object({ cron: z.string(), durationMs: z.number().int(), timezone: z.string() })
+      .strict()
+      .optional(),
+    healthWatch: z
+      .object({
+        watchMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .max(30 * 86_400_000),
+        maxRestarts: z.number().int().min(0).max(1000),
+        threshold,
+      })
       .strict()
       .optional(),
   })
@@ -78,7 +91,12 @@ export function decodePlan(text: string, rolloutId: string): RolloutPlan {
   if (text === '{}') return wholeClassPlan;
   try {
     const value = planSchema.parse(JSON.parse(text));
-    return checkPlan({ ...value, threshold: value.threshold, window: value.window });
+    return checkPlan({
+      ...value,
+      threshold: value.threshold,
+      window: value.window,
+      healthWatch: value.healthWatch,
+    });
   } catch (error) {
     throw new PendulumError(
       'STATE_CORRUPT',

@@ -1,10 +1,10 @@
-// DeviceService: authenticate devices, hand them offers, stream payloads and
-// record what they report.
+// DeviceService: authenticate devices, hand them offers, stream payloads,
+// record what they report, and keep their Watch streams.
 
 import { fromBinary } from '@bufbuild/protobuf';
-import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampDate } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../../errors.js';
-import type { DeviceService } from '../../gen/pendulum/v1/device_pb.js';
+import type { DeviceService, PostCommitHealth } from '../../gen/pendulum/v1/device_pb.js';
 import { SignedSchema } from '../../gen/pendulum/v1/manifest_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../trust/index.js';
@@ -12,7 +12,7 @@ import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '.
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
-import type { StoredDevice } from '../store/devices.js';
+import { type DeviceHealth, noHealth, type StoredDevice } from '../store/devices.js';
 import { createOfferMaker } from './offers.js';
 
 type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
@@ -126,6 +126,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
           trustRootVersion: status?.trustRootVersion ?? 0,
           agentState: status?.agentState ?? '',
           inventory: { ...(status?.inventory ?? {}) },
+          health: healthFromWire(status?.health),
         },
         ctx.now(),
       );
@@ -181,6 +182,12 @@ export function createDeviceService(ctx: ServerContext): Impl {
       }
     },
 
+    // watch holds the device's stream open; its events only ask the device
+    // to check in.
+    async *watch(_request, call) {
+      yield* ctx.watch.open(requireDevice(call.principal), call.signal);
+    },
+
     async report(request, call) {
       const device = requireDevice(call.principal);
       const deployment = await ownDeployment(ctx, device, request.deploymentId);
@@ -208,32 +215,40 @@ export function createDeviceService(ctx: ServerContext): Impl {
         );
       }
       const finished = isFinalDeploymentState(state);
-      const { recorded } = await store.deployments.transition(
-        deployment.id,
-        {
-          sequence,
-          state,
-          bytesDone: Number(request.bytesDone),
-          bytesTotal: Number(request.bytesTotal),
-          errorCode: request.errorCode.slice(0, 64),
-          message: request.message.slice(0, 2048),
-          logTail: request.logTail.slice(0, 16 * 1024),
-          finished,
-        },
-        ctx.now(),
-      );
-      if (recorded && finished) {
-        await store.audit.append({
-          actor: `device:${device.deviceId}`,
-          action: `deployment.${state}`,
-          subject: deployment.id,
-          detail: {
-            release: deployment.releaseId,
-            errorCode: request.errorCode,
-            message: request.message,
+      // The transition and its audit record commit together: a replica dying
+      // in between would otherwise leave a recorded report whose retry, being
+      // a replay, never gets audited.
+      const recorded = await store.transaction(async (tx) => {
+        const result = await tx.deployments.transition(
+          deployment.id,
+          {
+            sequence,
+            state,
+            bytesDone: Number(request.bytesDone),
+            bytesTotal: Number(request.bytesTotal),
+            errorCode: request.errorCode.slice(0, 64),
+            message: request.message.slice(0, 2048),
+            logTail: request.logTail.slice(0, 16 * 1024),
+            finished,
           },
-          now: ctx.now(),
-        });
+          ctx.now(),
+        );
+        if (result.recorded && finished) {
+          await tx.audit.append({
+            actor: `device:${device.deviceId}`,
+            action: `deployment.${state}`,
+            subject: deployment.id,
+            detail: {
+              release: deployment.releaseId,
+              errorCode: request.errorCode,
+              message: request.message,
+            },
+            now: ctx.now(),
+          });
+        }
+        return result.recorded;
+      });
+      if (recorded && finished) {
         ctx.log.info(
           {
             device: device.deviceId,
@@ -271,21 +286,47 @@ async function enrol(
   classId: string,
   token: string,
 ): Promise<StoredDevice> {
-  const tokenId = await ctx.store.tokens.useEnrolmentToken(token, classId, ctx.now());
-  if (tokenId === undefined) {
-    throw new PendulumError(
-      'PERMISSION_DENIED',
-      `device ${deviceId}: the enrolment token is unknown, expired, used up or not for class "${classId}"; the device stays pending`,
-      { context: { admission: 'pending' } },
-    );
-  }
-  const device = await ctx.store.devices.setAdmission(deviceId, 'accepted', ctx.now());
-  await ctx.store.audit.append({
-    actor: `device:${deviceId}`,
-    action: 'device.enrolled',
-    subject: deviceId,
-    detail: { enrolmentToken: tokenId, classId },
-    now: ctx.now(),
+  // One use of the token, the admission and its record, or none of them.
+  const device = await ctx.store.transaction(async (tx) => {
+    const tokenId = await tx.tokens.useEnrolmentToken(token, classId, ctx.now());
+    if (tokenId === undefined) {
+      throw new PendulumError(
+        'PERMISSION_DENIED',
+        `device ${deviceId}: the enrolment token is unknown, expired, used up or not for class "${classId}"; the device stays pending`,
+        { context: { admission: 'pending' } },
+      );
+    }
+    const admitted = await tx.devices.setAdmission(deviceId, 'accepted', ctx.now());
+    await tx.audit.append({
+      actor: `device:${deviceId}`,
+      action: 'device.enrolled',
+      subject: deviceId,
+      detail: { enrolmentToken: tokenId, classId },
+      now: ctx.now(),
+    });
+    return admitted;
   });
   return device;
+}
+
+// healthFromWire reads what the device says about its committed release;
+// nothing said is nothing wrong.
+function healthFromWire(health: PostCommitHealth | undefined): DeviceHealth {
+  if (health === undefined) return noHealth;
+  let committedAt: string | null = null;
+  if (health.committedAt !== undefined) {
+    const date = timestampDate(health.committedAt);
+    if (Number.isNaN(date.getTime()))
+      throw new PendulumError('INVALID_ARGUMENT', 'status.health.committed_at is not a time', {
+        context: { field: 'status.health.committed_at' },
+      });
+    committedAt = date.toISOString();
+  }
+  return {
+    committedAt,
+    restarts: health.agentRestarts,
+    checksRun: health.checksRun,
+    checksFailed: health.checksFailed,
+    lastFailure: health.lastFailure.slice(0, 1024),
+  };
 }

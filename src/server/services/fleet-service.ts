@@ -2,9 +2,14 @@
 
 import { randomUUID } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { durationMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, durationMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { PendulumError } from '../../errors.js';
-import type { DeviceSchema, FleetService, RolloutSchema } from '../../gen/pendulum/v1/fleet_pb.js';
+import type {
+  DeviceSchema,
+  FleetService,
+  RolloutSchema,
+  StageCountsSchema,
+} from '../../gen/pendulum/v1/fleet_pb.js';
 import type { ServiceImpl } from '../../rpc/types.js';
 import { keyIdOf } from '../../trust/index.js';
 import {
@@ -16,6 +21,9 @@ import {
 import { planFromWire, planToWire } from '../../wire/rollout-plan.js';
 import type { ApiPrincipal } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { rolloutHealth } from '../rollouts/control-loop.js';
+import { positionOf } from '../rollouts/controller.js';
+import { rolloutProgress, type StageCounts } from '../rollouts/progress.js';
 import type { RolloutState, RolloutSummary } from '../store/index.js';
 
 type Impl = ServiceImpl<(typeof FleetService)['method'], ApiPrincipal>;
@@ -52,14 +60,16 @@ export function createFleetService(ctx: ServerContext): Impl {
         { context: { deviceId: id, admission: 'decommissioned' } },
       );
     }
-    await store.devices.setAdmission(id, admission, ctx.now());
-    if (admission !== 'accepted') await store.tokens.deleteDeviceTokens(id);
-    await store.audit.append({
-      actor: `token:${who.name}`,
-      action: `device.${admission}`,
-      subject: id,
-      detail: {},
-      now: ctx.now(),
+    await store.transaction(async (tx) => {
+      await tx.devices.setAdmission(id, admission, ctx.now());
+      if (admission !== 'accepted') await tx.tokens.deleteDeviceTokens(id);
+      await tx.audit.append({
+        actor: `token:${who.name}`,
+        action: `device.${admission}`,
+        subject: id,
+        detail: {},
+        now: ctx.now(),
+      });
     });
     return { device: await deviceView(id) };
   };
@@ -73,8 +83,13 @@ export function createFleetService(ctx: ServerContext): Impl {
     from: readonly RolloutState[],
     who: ApiPrincipal,
   ) => {
-    const rollout = await store.transaction(async (tx) => {
+    const { rollout, change } = await store.transaction(async (tx) => {
       const result = await tx.rollouts.setState(id, to, from, ctx.now());
+      // A resumed rollout offers again: its devices may check in now.
+      const change =
+        result.changed && to === 'active'
+          ? await tx.fleetChanges.record({ classId: result.rollout.classId, now: ctx.now() })
+          : undefined;
       if (result.changed) {
         await tx.audit.append({
           actor: `token:${who.name}`,
@@ -102,8 +117,9 @@ export function createFleetService(ctx: ServerContext): Impl {
             });
         }
       }
-      return result.rollout;
+      return { rollout: result.rollout, change };
     });
+    if (change !== undefined) ctx.announce(change);
     if (rollout.state !== to) {
       throw new PendulumError(
         'FAILED_PRECONDITION',
@@ -141,7 +157,7 @@ export function createFleetService(ctx: ServerContext): Impl {
         );
       }
       const plan = planFromWire(request);
-      const rollout = await store.transaction(async (tx) => {
+      const { rollout, change } = await store.transaction(async (tx) => {
         const created = await tx.rollouts.create({
           id: randomUUID(),
           releaseId: release.id,
@@ -156,9 +172,77 @@ export function createFleetService(ctx: ServerContext): Impl {
           detail: { release: release.id, version: release.version, classId, plan },
           now: ctx.now(),
         });
-        return created;
+        return {
+          rollout: created,
+          change: await tx.fleetChanges.record({ classId, now: ctx.now() }),
+        };
       });
+      ctx.announce(change);
       return { rollout: rolloutToWire(rollout) };
+    },
+
+    async getRolloutStatus(request) {
+      const rollout = await store.rollouts.get(request.rolloutId);
+      if (rollout === undefined)
+        throw new PendulumError(
+          'NOT_FOUND',
+          `rollout ${request.rolloutId || '(empty)'} not found`,
+          {
+            context: { field: 'rollout_id' },
+          },
+        );
+      const progress = rolloutProgress(
+        positionOf(rollout),
+        await store.devices.selectable(rollout.classId),
+        await store.deployments.ofRollout(rollout.id),
+        await store.deployments.eventsOfRollout(rollout.id),
+      );
+      const health = await rolloutHealth(
+        store,
+        rollout,
+        ctx.now(),
+        ctx.config.silent_after_polls * ctx.config.poll_interval,
+      );
+      return {
+        rollout: rolloutToWire(rollout),
+        watched: health?.watched ?? 0,
+        unhealthy: health?.unhealthy ?? 0,
+        selected: progress.selected,
+        phases: progress.phases.map((phase) => ({ ...phase, counts: countsToWire(phase.counts) })),
+        total: countsToWire(progress.total),
+        failureReasons: progress.failureReasons,
+        stageTimes: progress.stageTimes.map((t) => ({
+          stage: t.stage,
+          samples: t.samples,
+          p50: durationFromMs(t.p50Ms),
+          p90: durationFromMs(t.p90Ms),
+        })),
+      };
+    },
+
+    async listAuditLog(request) {
+      const limit = request.limit === 0 ? 100 : request.limit;
+      if (limit > 1000)
+        throw new PendulumError('INVALID_ARGUMENT', 'limit must be at most 1000', {
+          context: { field: 'limit' },
+        });
+      const entries = await store.audit.list({
+        limit,
+        ...(request.subject === '' ? {} : { subject: request.subject }),
+        ...(request.actor === '' ? {} : { actor: request.actor }),
+        ...(request.actionPrefix === '' ? {} : { actionPrefix: request.actionPrefix }),
+        ...(request.beforeId === 0n ? {} : { beforeId: Number(request.beforeId) }),
+      });
+      return {
+        entries: entries.map((e) => ({
+          id: BigInt(e.id),
+          at: timestampFromDate(new Date(e.at)),
+          actor: e.actor,
+          action: e.action,
+          subject: e.subject,
+          detailJson: JSON.stringify(e.detail),
+        })),
+      };
     },
 
     async pauseRollout(request, call) {
@@ -175,7 +259,7 @@ export function createFleetService(ctx: ServerContext): Impl {
 
     async setDeviceLabels(request, call) {
       await deviceView(request.deviceId);
-      await store.transaction(async (tx) => {
+      const change = await store.transaction(async (tx) => {
         const device = await tx.devices.setLabels(
           request.deviceId,
           { tags: request.tags, groups: request.groups },
@@ -188,7 +272,14 @@ export function createFleetService(ctx: ServerContext): Impl {
           detail: { tags: device.tags, groups: device.groups },
           now: ctx.now(),
         });
+        // New labels may put the device in a rollout's selection.
+        return tx.fleetChanges.record({
+          classId: device.classId,
+          deviceId: device.id,
+          now: ctx.now(),
+        });
       });
+      ctx.announce(change);
       return { device: await deviceView(request.deviceId) };
     },
 
@@ -226,18 +317,20 @@ export function createFleetService(ctx: ServerContext): Impl {
       }
       const classId = requireClassId(request.classId);
       const id = keyIdOf(request.publicKey);
-      await store.devices.preauthorize({
-        id,
-        publicKey: request.publicKey,
-        classId,
-        now: ctx.now(),
-      });
-      await store.audit.append({
-        actor: `token:${call.principal.name}`,
-        action: 'device.preauthorized',
-        subject: id,
-        detail: { classId },
-        now: ctx.now(),
+      await store.transaction(async (tx) => {
+        await tx.devices.preauthorize({
+          id,
+          publicKey: request.publicKey,
+          classId,
+          now: ctx.now(),
+        });
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'device.preauthorized',
+          subject: id,
+          detail: { classId },
+          now: ctx.now(),
+        });
       });
       return { device: await deviceView(id) };
     },
@@ -252,19 +345,22 @@ export function createFleetService(ctx: ServerContext): Impl {
         });
       }
       const uses = request.uses === 0 ? 1 : request.uses;
-      const created = await store.tokens.createEnrolmentToken({
-        classId,
-        uses,
-        ttlMs,
-        createdBy: `token:${call.principal.name}`,
-        now: ctx.now(),
-      });
-      await store.audit.append({
-        actor: `token:${call.principal.name}`,
-        action: 'enrolment_token.created',
-        subject: created.id,
-        detail: { classId, uses, expiresAt: created.expiresAt },
-        now: ctx.now(),
+      const created = await store.transaction(async (tx) => {
+        const token = await tx.tokens.createEnrolmentToken({
+          classId,
+          uses,
+          ttlMs,
+          createdBy: `token:${call.principal.name}`,
+          now: ctx.now(),
+        });
+        await tx.audit.append({
+          actor: `token:${call.principal.name}`,
+          action: 'enrolment_token.created',
+          subject: token.id,
+          detail: { classId, uses, expiresAt: token.expiresAt },
+          now: ctx.now(),
+        });
+        return token;
       });
       return {
         token: created.token,
@@ -283,6 +379,11 @@ function requireClassId(classId: string): string {
     });
   }
   return classId;
+}
+
+function countsToWire(counts: StageCounts): MessageInitShape<typeof StageCountsSchema> {
+  const { pending, downloading, installed, committed, failed } = counts;
+  return { pending, downloading, installed, committed, failed, rolledBack: counts.rolled_back };
 }
 
 // The verb of each target state, for audit actions and messages.

@@ -21,6 +21,7 @@ import {
 } from '../../trust/index.js';
 import type { ApiPrincipal } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import type { PayloadRef, Store } from '../store/index.js';
 
 type Impl = ServiceImpl<(typeof PublisherService)['method'], ApiPrincipal>;
 
@@ -66,8 +67,11 @@ export function createPublisherService(ctx: ServerContext): Impl {
         chunks,
         call.signal,
       );
-      await store.payloads.insert({ id: header.sha256, size, now: ctx.now() });
-      if (created) await audit(ctx, call.principal, 'payload.upload', header.sha256, { size });
+      await store.transaction(async (tx) => {
+        await tx.payloads.insert({ id: header.sha256, size, now: ctx.now() });
+        if (created)
+          await audit(tx, ctx, call.principal, 'payload.upload', header.sha256, { size });
+      });
       return { payloadId: header.sha256, size: BigInt(size), created };
     },
 
@@ -84,7 +88,7 @@ export function createPublisherService(ctx: ServerContext): Impl {
         floor: null,
         maxComponentBytes: ctx.config.max_payload,
       });
-      const payloads = [];
+      const payloads: PayloadRef[] = [];
       for (const component of manifest.components) {
         const stored = await store.payloads.get(component.sha256);
         if (stored === undefined || (await ctx.payloads.stat(component.sha256)) === undefined) {
@@ -108,23 +112,27 @@ export function createPublisherService(ctx: ServerContext): Impl {
           size: component.size,
         });
       }
-      const release = await store.releases.insert({
-        id: manifest.id,
-        vendorId: manifest.vendorId,
-        classId: manifest.classId,
-        sequence: manifest.sequence,
-        version: manifest.version,
-        expiresAt: manifest.expiresAt.toISOString(),
-        signed: toBinary(SignedSchema, request.manifest),
-        size: manifest.components.reduce((sum, c) => sum + c.size, 0),
-        payloads,
-        now: ctx.now(),
-      });
-      await audit(ctx, call.principal, 'release.publish', manifest.id, {
-        classId: manifest.classId,
-        sequence: manifest.sequence,
-        version: manifest.version,
-        signers: manifest.signers.join(','),
+      const signed = request.manifest;
+      const release = await store.transaction(async (tx) => {
+        const inserted = await tx.releases.insert({
+          id: manifest.id,
+          vendorId: manifest.vendorId,
+          classId: manifest.classId,
+          sequence: manifest.sequence,
+          version: manifest.version,
+          expiresAt: manifest.expiresAt.toISOString(),
+          signed: toBinary(SignedSchema, signed),
+          size: manifest.components.reduce((sum, c) => sum + c.size, 0),
+          payloads,
+          now: ctx.now(),
+        });
+        await audit(tx, ctx, call.principal, 'release.publish', manifest.id, {
+          classId: manifest.classId,
+          sequence: manifest.sequence,
+          version: manifest.version,
+          signers: manifest.signers.join(','),
+        });
+        return inserted;
       });
       return { release: releaseToWire(release) };
     },
@@ -162,15 +170,17 @@ export function createPublisherService(ctx: ServerContext): Impl {
           { context: { field: 'timestamp_keys', keyId: ctx.timestamp.key.keyId } },
         );
       }
-      await store.trustRoots.insert({
-        version: verified.version,
-        vendorId: verified.vendorId,
-        signed: toBinary(SignedSchema, offered),
-        expiresAt: verified.expiresAt.toISOString(),
-        now: ctx.now(),
-      });
-      await audit(ctx, call.principal, 'trust_root.put', `v${verified.version}`, {
-        vendorId: verified.vendorId,
+      await store.transaction(async (tx) => {
+        await tx.trustRoots.insert({
+          version: verified.version,
+          vendorId: verified.vendorId,
+          signed: toBinary(SignedSchema, offered),
+          expiresAt: verified.expiresAt.toISOString(),
+          now: ctx.now(),
+        });
+        await audit(tx, ctx, call.principal, 'trust_root.put', `v${verified.version}`, {
+          vendorId: verified.vendorId,
+        });
       });
       return { version: verified.version };
     },
@@ -225,14 +235,16 @@ function releaseToWire(release: {
   };
 }
 
+// audit records a change through `store`, the transaction that makes it.
 async function audit(
+  store: Store,
   ctx: ServerContext,
   who: ApiPrincipal,
   action: string,
   subject: string,
   detail: Record<string, unknown>,
 ) {
-  await ctx.store.audit.append({
+  await store.audit.append({
     actor: `token:${who.name}`,
     action,
     subject,

@@ -51,15 +51,29 @@ export function createAuditRepository(db: Kysely<Database>) {
       };
     },
 
-    // list returns the latest `limit` entries, newest first.
-    async list(options: { limit: number }): Promise<AuditEntry[]> {
+    // list returns the latest `limit` entries that match, newest first;
+    // `beforeId` pages back from an entry already seen.
+    async list(options: {
+      limit: number;
+      subject?: string;
+      actor?: string;
+      // "rollout." matches every rollout action; "rollout.abort" just that one.
+      actionPrefix?: string;
+      beforeId?: number;
+    }): Promise<AuditEntry[]> {
       requireSafeInteger(options.limit, 'limit', 1);
-      const rows = await db
-        .selectFrom('audit_log')
-        .selectAll()
-        .orderBy('id', 'desc')
-        .limit(options.limit)
-        .execute();
+      let query = db.selectFrom('audit_log').selectAll();
+      if (options.subject !== undefined) query = query.where('subject', '=', options.subject);
+      if (options.actor !== undefined) query = query.where('actor', '=', options.actor);
+      if (options.actionPrefix !== undefined) {
+        // Prefix compare without LIKE, whose case rules and escapes differ by database.
+        const prefix = options.actionPrefix;
+        query = query.where((eb) =>
+          eb(eb.fn('substr', ['action', eb.val(1), eb.val(prefix.length)]), '=', prefix),
+        );
+      }
+      if (options.beforeId !== undefined) query = query.where('id', '<', options.beforeId);
+      const rows = await query.orderBy('id', 'desc').limit(options.limit).execute();
       return rows.map((row) => ({
         id: num(row.id),
         at: row.at,

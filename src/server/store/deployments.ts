@@ -1,7 +1,10 @@
 // Deployments: one release on one device, its latest state, and the history
 // of states it went through (deployment_events).
+
 import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
+import type { CommittedDevice } from '../rollouts/health-watch.js';
+import type { ProgressDeployment, ProgressEvent } from '../rollouts/progress.js';
 import { inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import { guarded, isUniqueViolation } from './store-error.js';
@@ -251,6 +254,75 @@ export function createDeploymentRepository(db: Kysely<Database>) {
           byDevice.get(row.device_id)?.push({ ...toDeployment(row), version: row.version });
       }
       return byDevice;
+    },
+
+    // ofRollout lists a rollout's deployments: which device, where it is, why it failed.
+    async ofRollout(rolloutId: string): Promise<ProgressDeployment[]> {
+      const rows = await db
+        .selectFrom('deployments')
+        .select(['id', 'device_id', 'state', 'error_code'])
+        .where('rollout_id', '=', rolloutId)
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        deviceId: row.device_id,
+        state: row.state,
+        errorCode: row.error_code,
+      }));
+    },
+
+    // eventsOfRollout lists every state change of a rollout's deployments.
+    async eventsOfRollout(rolloutId: string): Promise<ProgressEvent[]> {
+      const rows = await db
+        .selectFrom('deployment_events')
+        .innerJoin('deployments', 'deployments.id', 'deployment_events.deployment_id')
+        .select([
+          'deployment_events.deployment_id',
+          'deployment_events.state',
+          'deployment_events.at',
+        ])
+        .where('deployments.rollout_id', '=', rolloutId)
+        .execute();
+      return rows.map((row) => ({ deploymentId: row.deployment_id, state: row.state, at: row.at }));
+    },
+
+    // committedSince lists the devices that committed a rollout's release at
+    // or after `since`, with what they now run and say about its health.
+    async committedSince(rolloutId: string, since: Date): Promise<CommittedDevice[]> {
+      const rows = await db
+        .selectFrom('deployments')
+        .innerJoin('devices', 'devices.id', 'deployments.device_id')
+        .innerJoin('releases', 'releases.id', 'deployments.release_id')
+        .select([
+          'deployments.device_id',
+          'deployments.finished_at',
+          'devices.committed_sequence',
+          'devices.last_seen_at',
+          'devices.health_committed_at',
+          'devices.health_restarts',
+          'devices.health_checks_run',
+          'devices.health_checks_failed',
+          'devices.health_last_failure',
+          'releases.sequence',
+        ])
+        .where('deployments.rollout_id', '=', rolloutId)
+        .where('deployments.state', '=', 'committed')
+        .where('deployments.finished_at', '>=', iso(since))
+        .execute();
+      return rows.map((row) => ({
+        deviceId: row.device_id,
+        committedAt: new Date(row.finished_at ?? 0),
+        runningSequence: num(row.committed_sequence),
+        releaseSequence: num(row.sequence),
+        lastSeenAt: row.last_seen_at === null ? null : new Date(row.last_seen_at),
+        health: {
+          committedAt: row.health_committed_at,
+          restarts: num(row.health_restarts),
+          checksRun: num(row.health_checks_run),
+          checksFailed: num(row.health_checks_failed),
+          lastFailure: row.health_last_failure,
+        },
+      }));
     },
 
     // countByState counts a rollout's deployments in each state.

@@ -1,8 +1,10 @@
 // Devices: identity (id = SHA-256 of the public key), admission, the state
 // each reported at its last check-in, and the anti-replay high-water mark.
+
 import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { bytesEqual } from '../../trust/digest.js';
+import type { SelectableDevice } from '../rollouts/phases.js';
 import { createBatcher } from './batch.js';
 import type { StoreChanges } from './changes.js';
 import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
@@ -31,7 +33,26 @@ export interface StoredDevice {
   // Labels rollout selectors match: every tag asked, any group asked.
   readonly tags: readonly string[];
   readonly groups: readonly string[];
+  readonly health: DeviceHealth;
 }
+
+// What a device last said about the release it committed.
+export interface DeviceHealth {
+  // When it committed (its clock); null for a release it did not install.
+  readonly committedAt: string | null;
+  readonly restarts: number;
+  readonly checksRun: number;
+  readonly checksFailed: number;
+  readonly lastFailure: string;
+}
+
+export const noHealth: DeviceHealth = {
+  committedAt: null,
+  restarts: 0,
+  checksRun: 0,
+  checksFailed: 0,
+  lastFailure: '',
+};
 
 export interface CheckIn {
   readonly bootedSlot: Slot | null;
@@ -40,6 +61,7 @@ export interface CheckIn {
   readonly trustRootVersion: number;
   readonly agentState: string;
   readonly inventory: Readonly<Record<string, string>>;
+  readonly health: DeviceHealth;
 }
 
 export interface Authentication {
@@ -71,6 +93,13 @@ function toDevice(row: Selectable<DevicesTable>): StoredDevice {
     updatedAt: row.updated_at,
     tags: JSON.parse(row.tags) as string[],
     groups: JSON.parse(row.groups) as string[],
+    health: {
+      committedAt: row.health_committed_at,
+      restarts: num(row.health_restarts),
+      checksRun: num(row.health_checks_run),
+      checksFailed: num(row.health_checks_failed),
+      lastFailure: row.health_last_failure,
+    },
   };
 }
 
@@ -117,6 +146,11 @@ async function writeCheckIn(
       trust_root_version: status.trustRootVersion,
       agent_state: status.agentState,
       inventory: JSON.stringify(status.inventory),
+      health_committed_at: status.health.committedAt,
+      health_restarts: status.health.restarts,
+      health_checks_run: status.health.checksRun,
+      health_checks_failed: status.health.checksFailed,
+      health_last_failure: status.health.lastFailure,
       last_seen_at: at,
       updated_at: at,
     })
@@ -224,6 +258,13 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
     async recordCheckIn(id: string, status: CheckIn, now: Date): Promise<StoredDevice> {
       requireSafeInteger(status.committedSequence, 'committedSequence');
       requireSafeInteger(status.trustRootVersion, 'trustRootVersion');
+      const { health } = status;
+      for (const [field, value] of Object.entries({
+        restarts: health.restarts,
+        checksRun: health.checksRun,
+        checksFailed: health.checksFailed,
+      }))
+        requireSafeInteger(value, `health.${field}`);
       const input = { id, status, at: iso(now) };
       const device = await (checkIns?.add(input) ?? writeCheckIn(db, input));
       if (device === undefined) throw notFound(id);
@@ -328,6 +369,23 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
     },
 
     // list returns devices, oldest registration first.
+    // selectable lists the admitted devices of a class with what rollout
+    // selectors match: id, tags and groups.
+    async selectable(classId: string): Promise<SelectableDevice[]> {
+      const rows = await db
+        .selectFrom('devices')
+        .select(['id', 'class_id', 'tags', 'groups'])
+        .where('class_id', '=', classId)
+        .where('admission', '=', 'accepted')
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        classId: row.class_id,
+        tags: JSON.parse(row.tags) as string[],
+        groups: JSON.parse(row.groups) as string[],
+      }));
+    },
+
     async list(filter: { classId?: string } = {}): Promise<StoredDevice[]> {
       let query = db.selectFrom('devices').selectAll();
       if (filter.classId !== undefined) query = query.where('class_id', '=', filter.classId);

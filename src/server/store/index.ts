@@ -7,6 +7,7 @@ import { createStoreChanges, type StoreChanges } from './changes.js';
 import { whenDurable } from './database.js';
 import { createDeploymentRepository, type DeploymentRepository } from './deployments.js';
 import { createDeviceRepository, type DeviceRepository } from './devices.js';
+import { createFleetChangeRepository, type FleetChangeRepository } from './fleet-changes.js';
 import { createPayloadRepository, type PayloadRepository } from './payloads.js';
 import { createReleaseRepository, type ReleaseRepository } from './releases.js';
 import { createRolloutRepository, type RolloutRepository } from './rollouts.js';
@@ -17,7 +18,12 @@ import { createTrustRootRepository, type TrustRootRepository } from './trust-roo
 
 export type { AuditEntry } from './audit.js';
 export type { StoreChanges } from './changes.js';
-export { type OpenDatabaseOptions, openDatabase, whenDurable } from './database.js';
+export {
+  type DatabaseLocation,
+  type OpenDatabaseOptions,
+  openDatabase,
+  whenDurable,
+} from './database.js';
 export type {
   DeploymentEvent,
   DeploymentSummary,
@@ -25,6 +31,7 @@ export type {
   Transition,
 } from './deployments.js';
 export type { Authentication, CheckIn, StoredDevice } from './devices.js';
+export type { FleetChange } from './fleet-changes.js';
 export type { StoredPayload } from './payloads.js';
 export type { NewRelease, PayloadRef, StoredRelease } from './releases.js';
 export type { ActiveRollout, RolloutSummary, StoredRollout } from './rollouts.js';
@@ -43,11 +50,13 @@ export interface Store {
   readonly devices: DeviceRepository;
   readonly deployments: DeploymentRepository;
   readonly audit: AuditRepository;
+  readonly fleetChanges: FleetChangeRepository;
   // This process's writes, counted for the caches in front of the store.
   readonly changes: StoreChanges;
   // Runs fn with a store bound to one transaction: all its writes commit
   // together or, if fn throws, none do. Inside fn use only the store passed
-  // in; the outer store waits for the transaction (SQLite has one connection).
+  // in: on SQLite the outer store waits for the transaction (one connection),
+  // on PostgreSQL it uses another connection and may wait on its row locks.
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T>;
   // Resolves once every commit so far is on stable storage (a write waits
   // for its own; this is for replies built from what others wrote).
@@ -72,6 +81,7 @@ export function createStore(
     devices: createDeviceRepository(db, changes),
     deployments: createDeploymentRepository(db),
     audit: createAuditRepository(db),
+    fleetChanges: createFleetChangeRepository(db),
     changes,
     async transaction(fn) {
       // Already inside one: Kysely cannot nest, and joining it is what the caller means.

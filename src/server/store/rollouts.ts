@@ -132,6 +132,8 @@ export function createRolloutRepository(db: Kysely<Database>, changes: StoreChan
         .where('rollouts.state', '=', 'active')
         .orderBy('releases.sequence', 'desc')
         .orderBy('rollouts.created_at', 'desc')
+        // Ties in the same order on every backend and every replica.
+        .orderBy('rollouts.id')
         .execute();
       return rows.map((row) => ({
         ...toSummary(row),

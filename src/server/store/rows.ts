@@ -14,7 +14,7 @@ export function num(value: number | bigint | string): number {
   return Number(value);
 }
 
-// bytes copies a blob (a Buffer from better-sqlite3) into a plain Uint8Array.
+// bytes copies a blob or bytea (a Buffer from better-sqlite3 or pg) into a plain Uint8Array.
 export function bytes(value: Uint8Array): Uint8Array {
   return new Uint8Array(value);
 }

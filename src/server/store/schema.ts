@@ -105,6 +105,13 @@ export interface DevicesTable {
   // JSON arrays of strings, matched by rollout selectors.
   tags: Generated<string>;
   groups: Generated<string>;
+  // What the device last said about the release it committed: when (its
+  // clock), agent restarts and periodic health checks since.
+  health_committed_at: string | null;
+  health_restarts: Generated<number>;
+  health_checks_run: Generated<number>;
+  health_checks_failed: Generated<number>;
+  health_last_failure: Generated<string>;
 }
 
 export interface DeploymentsTable {
@@ -144,6 +151,18 @@ export interface AuditLogTable {
   detail: Immutable<string>;
 }
 
+// One change after which devices may have a new offer (a rollout created,
+// resumed or widened, a device's labels changed): what each replica's Watch
+// hub reads to wake the devices it serves. Rows older than an hour are pruned.
+export interface FleetChangesTable {
+  id: Generated<number>;
+  at: Immutable<string>;
+  // The class it concerns; null: every class.
+  class_id: Immutable<string | null>;
+  // The one device it concerns; null: the whole class.
+  device_id: Immutable<string | null>;
+}
+
 export interface Database {
   api_tokens: ApiTokensTable;
   device_tokens: DeviceTokensTable;
@@ -157,4 +176,5 @@ export interface Database {
   deployments: DeploymentsTable;
   deployment_events: DeploymentEventsTable;
   audit_log: AuditLogTable;
+  fleet_changes: FleetChangesTable;
 }

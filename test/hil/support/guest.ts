@@ -11,11 +11,18 @@ import { type BootOutcome, guestServerAddress, type PowerOptions, powerOn } from
 // Boots a slot gets before the bootloader falls back, at the factory.
 export const factoryMaxTries = 3;
 
+// Watchdog resets in a row that one power-on tolerates before failing.
+const maxWatchdogResets = 2;
+
 export interface Guest {
   readonly disk: string;
   readonly consoleLog: string;
   readonly boots: BootOutcome[];
-  // powerOn boots once; the outcome is also kept in `boots`.
+  // Boots the board's watchdog reset because init hung before the agent
+  // started (an emulator stall, not the agent); not in `boots`.
+  readonly watchdogResets: BootOutcome[];
+  // powerOn boots once (after up to `maxWatchdogResets` watchdog resets); the
+  // outcome is also kept in `boots`.
   powerOn(options: PowerOptions): Promise<BootOutcome>;
   // bootEnv reads the bootloader's variables off the disk, as the firmware would.
   bootEnv(): Promise<Map<string, string>>;
@@ -150,24 +157,38 @@ export async function makeGuest(options: {
   const consoleLog = join(dir, 'console.log');
   const port = Number(fleet.address.split(':').at(-1));
   const boots: BootOutcome[] = [];
+  const watchdogResets: BootOutcome[] = [];
   return {
     disk,
     consoleLog,
     boots,
+    watchdogResets,
     async powerOn(power) {
-      const outcome = await powerOn(
-        {
-          arch,
-          disk,
-          efiVars,
-          uboot: join(artifacts.fetched, 'u-boot.bin'),
-          serverPort: port,
-          consoleLog,
-        },
-        power,
-      );
-      boots.push(outcome);
-      return outcome;
+      for (let resets = 0; ; resets++) {
+        const outcome = await powerOn(
+          {
+            arch,
+            disk,
+            efiVars,
+            uboot: join(artifacts.fetched, 'u-boot.bin'),
+            serverPort: port,
+            consoleLog,
+          },
+          power,
+        );
+        if (outcome.ended !== 'watchdog-reset') {
+          boots.push(outcome);
+          return outcome;
+        }
+        watchdogResets.push(outcome);
+        console.log(
+          `HIL ${arch}: init hung before starting the agent; the watchdog reset the board (last lines: ${outcome.lines.slice(-3).join(' | ')})`,
+        );
+        if (resets + 1 >= maxWatchdogResets)
+          throw new Error(
+            `${arch} init hung ${maxWatchdogResets} times in a row before starting the agent; see the console log`,
+          );
+      }
     },
     async tearBootEnv() {
       if (arch !== 'aarch64') throw new Error('only the U-Boot disk keeps uboot.env');

@@ -30,7 +30,18 @@ export interface PowerOptions {
   readonly cutWhenAsync?: () => Promise<boolean>;
   // A boot running longer than this is a failed test.
   readonly timeoutMs: number;
+  // The board's watchdog: a boot whose init has not started the agent this
+  // long after power-on, or whose init says it is stuck, is reset (default
+  // 150 s; boot to init takes 6-9 s). Only init is covered: once the agent
+  // runs, a hang is the test's to catch.
+  readonly watchdogMs?: number;
 }
+
+// The line init prints as it starts the agent, and the one its own watchdog
+// prints when it has not (qemu/guest/init).
+const agentStartLine = 'PENDULUM-HIL init: disks and network up; starting the agent';
+const initStuckLine = 'PENDULUM-HIL init stuck';
+export const defaultWatchdogMs = 150_000;
 
 export interface BootOutcome {
   readonly lines: readonly string[];
@@ -38,7 +49,8 @@ export interface BootOutcome {
   // when the kernel never reached init.
   readonly slot: 'A' | 'B' | undefined;
   readonly version: string | undefined;
-  readonly ended: 'exited' | 'power-cut';
+  // 'watchdog-reset': init hung before the agent started (see watchdogMs).
+  readonly ended: 'exited' | 'power-cut' | 'watchdog-reset';
   readonly ms: number;
 }
 
@@ -137,11 +149,26 @@ export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise
   });
   const reader = createInterface({ input: qemu.stdout as NodeJS.ReadableStream });
   const readerClosed = new Promise<void>((resolve) => reader.once('close', () => resolve()));
+  let agentStarted = false;
+  let watchdogFired = false;
+  const watchdogReset = (why: string) => {
+    if (cut || agentStarted) return;
+    watchdogFired = true;
+    log.write(`===== watchdog reset: ${why} =====\n`);
+    cutPower();
+  };
+  const watchdog = setTimeout(
+    () => watchdogReset('init did not start the agent in time'),
+    options.watchdogMs ?? defaultWatchdogMs,
+  );
   reader.on('line', (raw) => {
     const line = raw.replace(noise, '');
     if (line.trim() === '') return;
     lines.push(line);
     log.write(`${line}\n`);
+    if (line.includes(agentStartLine)) agentStarted = true;
+    // Give the guest a moment to print the blocked tasks it dumps next.
+    if (line.includes(initStuckLine)) setTimeout(() => watchdogReset(line), 3000).unref();
     if (options.cutWhen?.(line)) cutPower();
   });
   let timedOut = false;
@@ -167,6 +194,7 @@ export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise
   const result = await qemu;
   polling = false;
   clearTimeout(timer);
+  clearTimeout(watchdog);
   await polled;
   await readerClosed;
   await new Promise<void>((resolve) => log.end(() => resolve()));
@@ -186,7 +214,7 @@ export async function powerOn(spec: MachineSpec, options: PowerOptions): Promise
     lines,
     slot: booted?.[1] as 'A' | 'B' | undefined,
     version: booted?.[2],
-    ended: cut ? 'power-cut' : 'exited',
+    ended: watchdogFired ? 'watchdog-reset' : cut ? 'power-cut' : 'exited',
     ms: Date.now() - started,
   };
 }

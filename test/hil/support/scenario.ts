@@ -84,11 +84,13 @@ export function scenario(
       } finally {
         await fleet.close();
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        const line = `HIL ${artifacts().arch} "${name}": ${seconds} s, ${guest.boots.length} boots${passed ? '' : ' (FAILED)'}`;
+        const resets = guest.watchdogResets.length;
+        const line = `HIL ${artifacts().arch} "${name}": ${seconds} s, ${guest.boots.length} boots${resets > 0 ? `, ${resets} watchdog reset(s)` : ''}${passed ? '' : ' (FAILED)'}`;
         timings.push(line);
         console.log(line);
-        // A failed scenario keeps its console log for the person debugging it.
-        if (passed) await dir.remove();
+        // A failed scenario keeps its console log for the person debugging it;
+        // PENDULUM_HIL_KEEP=1 keeps every scenario's.
+        if (passed && process.env.PENDULUM_HIL_KEEP !== '1') await dir.remove();
         else console.log(`HIL console log kept at ${guest.consoleLog}`);
       }
     },

@@ -3,6 +3,7 @@
 // A report replayed (or retried after a lost acknowledgement) is acknowledged
 // and changes nothing: not the state, not the history, not the audit log.
 import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeploymentState, DeviceService } from '../../../src/gen/pendulum/v1/device_pb.js';
 import { bearer } from '../../../src/rpc/auth.js';
@@ -81,6 +82,37 @@ describe('device reports', () => {
       (e) => e.state,
     );
     expect(states).toEqual(['offered', 'failed']);
+  });
+
+  it('records a final report and its audit record together: one that cannot be audited is not recorded, and its retry records both', async () => {
+    const { client, deploymentId } = await deviceWithOffer(53);
+    const { store } = fleet.server.context;
+    const committed = {
+      deploymentId,
+      state: DeploymentState.COMMITTED,
+      bytesDone: 4096n,
+      bytesTotal: 4096n,
+      sequence: 1n,
+    };
+    // The audit log refuses the record, as a replica dying between the two writes would lose it.
+    await sql`CREATE TEMP TRIGGER audit_down BEFORE INSERT ON audit_log
+      BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END`.execute(store.db);
+    try {
+      await expect(client.report(committed)).rejects.toThrow();
+    } finally {
+      await sql`DROP TRIGGER audit_down`.execute(store.db);
+    }
+    const untouched = await store.deployments.get(deploymentId);
+    expect(untouched).toMatchObject({ state: 'offered', reportSequence: 0 });
+
+    // The device retries the same report.
+    await client.report(committed);
+    expect((await store.deployments.events(deploymentId)).map((e) => e.state)).toEqual([
+      'offered',
+      'committed',
+    ]);
+    const audited = await store.audit.list({ limit: 10, subject: deploymentId });
+    expect(audited.map((entry) => entry.action)).toEqual(['deployment.committed']);
   });
 
   it('rejects a report without a sequence', async () => {

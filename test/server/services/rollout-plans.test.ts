@@ -37,6 +37,8 @@ interface TestDevice {
   readonly id: string;
   // checkIn returns the offered release's version, or undefined.
   checkIn(committedSequence?: number): Promise<string | undefined>;
+  // report tells the server where the last offered deployment is.
+  report(state: DeploymentState, errorCode?: string): Promise<void>;
 }
 
 async function newDevice(labels: { tags?: string[]; groups?: string[] } = {}): Promise<TestDevice> {
@@ -49,14 +51,20 @@ async function newDevice(labels: { tags?: string[]; groups?: string[] } = {}): P
     });
   }
   const client = createClient(DeviceService, channel, () => bearer(token));
+  let deploymentId = '';
+  let sequence = 0;
   return {
     id: deviceId,
+    async report(state, errorCode = '') {
+      await client.report({ deploymentId, state, errorCode, sequence: BigInt(++sequence) });
+    },
     async checkIn(committedSequence = 0) {
       const { offer } = await client.checkIn({
         nonce,
         status: { committedSequence: BigInt(committedSequence) },
       });
       if (offer === undefined) return undefined;
+      deploymentId = offer.deploymentId;
       const { devices } = await fleet.fleet.listDevices({});
       const deployment = devices
         .find((d) => d.id === deviceId)
@@ -144,6 +152,89 @@ describe('rollout phases', () => {
     const listed = (await fleet.fleet.listRollouts({})).rollouts[0];
     expect(listed?.currentPhase).toBe(1);
     for (const device of devices) expect(await device.checkIn(), device.id).toBe('2.0.0');
+  });
+});
+
+describe('rollout status', () => {
+  it('counts devices per phase and stage, says why deployments failed, and times the stages', async () => {
+    const devices = await Promise.all(Array.from({ length: 30 }, () => newDevice()));
+    const releaseId = await release('2.0.0', 2);
+    const { rollout } = await fleet.fleet.createRollout({
+      releaseId,
+      classId: '',
+      phases: [
+        { percent: 30, minSoak: { seconds: 3600n } },
+        { percent: 100, minSoak: {} },
+      ],
+    });
+    const rolloutId = rollout?.id ?? '';
+    const inFirst = devices.filter((d) => bucketOf(rolloutId, d.id) < 3000);
+    expect(inFirst.length).toBeGreaterThanOrEqual(3);
+    const [downloading, failing, untouched] = inFirst;
+    await downloading?.checkIn();
+    await downloading?.report(DeploymentState.DOWNLOADING);
+    await failing?.checkIn();
+    await failing?.report(DeploymentState.DOWNLOADING);
+    await failing?.report(DeploymentState.FAILED, 'DIGEST_MISMATCH');
+    await untouched?.checkIn();
+
+    const status = await fleet.fleet.getRolloutStatus({ rolloutId });
+    expect(status.selected).toBe(30);
+    expect(status.phases.map((p) => [p.percent, p.open, p.devices])).toEqual([
+      [30, true, inFirst.length],
+      [100, false, 30 - inFirst.length],
+    ]);
+    expect(status.phases[0]?.counts).toMatchObject({
+      pending: inFirst.length - 2,
+      downloading: 1,
+      failed: 1,
+      committed: 0,
+    });
+    expect(status.failureReasons).toEqual({ DIGEST_MISMATCH: 1 });
+    const start = status.stageTimes.find((t) => t.stage === 'start');
+    expect(start?.samples).toBe(2);
+    await expect(fleet.fleet.getRolloutStatus({ rolloutId: 'nope' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('reads the audit log by subject and action', async () => {
+    const releaseId = await release('2.0.0', 2);
+    const { rollout } = await fleet.fleet.createRollout({ releaseId, classId: '' });
+    const rolloutId = rollout?.id ?? '';
+    await fleet.fleet.pauseRollout({ rolloutId });
+    const { entries } = await fleet.fleet.listAuditLog({ subject: rolloutId });
+    expect(entries.map((e) => [e.actor, e.action])).toEqual([
+      ['token:admin', 'rollout.pause'],
+      ['token:admin', 'rollout.create'],
+    ]);
+    expect(JSON.parse(entries[1]?.detailJson ?? '{}')).toMatchObject({ release: releaseId });
+    const published = await fleet.fleet.listAuditLog({ actionPrefix: 'release.' });
+    expect(published.entries.map((e) => e.subject)).toEqual([releaseId]);
+    await expect(fleet.fleet.listAuditLog({ limit: 1001 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
+  });
+});
+
+describe('post-commit health reports', () => {
+  it('refuses a check-in whose health record names a time that is not one, recording nothing', async () => {
+    const { deviceId, token } = await fleet.newDevice();
+    const client = createClient(DeviceService, channel, () => bearer(token));
+    await expect(
+      client.checkIn({
+        nonce,
+        status: {
+          installedVersion: '9.9.9',
+          health: { committedAt: { seconds: 0x7fffffffffffffffn }, checksFailed: 1 },
+        },
+      }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('committed_at'),
+    });
+    const { devices } = await fleet.fleet.listDevices({});
+    expect(devices.find((d) => d.id === deviceId)?.installedVersion).toBe('');
   });
 });
 

@@ -25,7 +25,7 @@ describe('the checkpoint thread', () => {
     dir = await makeTempDir('checkpointer');
     const path = join(dir.path, 'metadata.db');
     const store = createStore(
-      await openDatabase({ path, checkpointLog: pino({ level: 'silent' }) }),
+      await openDatabase({ path, sqlite: { checkpointLog: pino({ level: 'silent' }) } }),
     );
     try {
       // The server's connection would checkpoint only past 64 MiB of WAL.

@@ -1,188 +1,210 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
 import { openDatabase } from '../../../src/server/store/database.js';
+import { noHealth } from '../../../src/server/store/devices.js';
 import { createStore, type Store } from '../../../src/server/store/index.js';
-import { at, openTempStore, type TempStore } from './temp-store.js';
+import { at, forEachBackend, openTempStore, type TempStore } from './temp-store.js';
 
-let temp: TempStore;
-let store: Store;
+forEachBackend((backend) => {
+  let temp: TempStore;
+  let store: Store;
 
-beforeEach(async () => {
-  temp = await openTempStore();
-  store = temp.store;
-});
-afterEach(async () => temp.cleanup());
+  beforeEach(async () => {
+    temp = await openTempStore(backend);
+    store = temp.store;
+  });
+  afterEach(async () => temp.cleanup());
 
-const key = new Uint8Array(32).fill(7);
-const auth = (timestampMs: number, now = at(timestampMs)) => ({
-  id: 'dev1',
-  publicKey: key,
-  classId: 'gateway',
-  admissionIfNew: 'pending' as const,
-  timestampMs,
-  now,
-});
+  const key = new Uint8Array(32).fill(7);
+  const auth = (timestampMs: number, now = at(timestampMs)) => ({
+    id: 'dev1',
+    publicKey: key,
+    classId: 'gateway',
+    admissionIfNew: 'pending' as const,
+    timestampMs,
+    now,
+  });
 
-describe('device authentication', () => {
-  it('a new device is registered with the admission policy and its first timestamp', async () => {
-    const { device, created, replayed } = await store.devices.recordAuthentication(auth(1000));
-    expect({ created, replayed }).toEqual({ created: true, replayed: false });
-    expect(device).toMatchObject({
-      id: 'dev1',
-      publicKey: key,
-      classId: 'gateway',
-      admission: 'pending',
-      lastAuthMs: 1000,
-      inventory: {},
-      bootedSlot: null,
+  describe('device authentication', () => {
+    it('a new device is registered with the admission policy and its first timestamp', async () => {
+      const { device, created, replayed } = await store.devices.recordAuthentication(auth(1000));
+      expect({ created, replayed }).toEqual({ created: true, replayed: false });
+      expect(device).toMatchObject({
+        id: 'dev1',
+        publicKey: key,
+        classId: 'gateway',
+        admission: 'pending',
+        lastAuthMs: 1000,
+        inventory: {},
+        bootedSlot: null,
+      });
+    });
+
+    it('a replayed device authentication timestamp is refused', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      const again = await store.devices.recordAuthentication(auth(1000, at(5000)));
+      expect(again.replayed).toBe(true);
+      expect(again.device.lastAuthMs).toBe(1000);
+      expect(again.device.lastSeenAt).toBe(at(1000).toISOString());
+    });
+
+    it('an older timestamp is refused and a newer one raises the mark', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      expect((await store.devices.recordAuthentication(auth(999))).replayed).toBe(true);
+      const fresh = await store.devices.recordAuthentication(auth(1001));
+      expect(fresh).toMatchObject({
+        created: false,
+        replayed: false,
+        device: { lastAuthMs: 1001 },
+      });
+    });
+
+    it('concurrent authentications with one timestamp cannot both pass', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.devices.recordAuthentication(auth(2000))),
+      );
+      expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    });
+
+    it('the high-water mark is in the database, not in one connection', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      await store.close();
+      const reopened = createStore(await openDatabase(temp.location));
+      try {
+        expect((await reopened.devices.recordAuthentication(auth(1000))).replayed).toBe(true);
+      } finally {
+        await reopened.close();
+      }
+    });
+
+    it('a known device keeps its admission whatever the policy says now', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      await store.devices.setAdmission('dev1', 'rejected', at(2000));
+      const { device } = await store.devices.recordAuthentication({
+        ...auth(3000),
+        admissionIfNew: 'accepted',
+      });
+      expect(device.admission).toBe('rejected');
+    });
+
+    it('an id registered with another key is refused', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      const error = await store.devices
+        .recordAuthentication({ ...auth(2000), publicKey: new Uint8Array(32) })
+        .catch((e: unknown) => e);
+      expect(isPendulumError(error, 'INVALID_ARGUMENT')).toBe(true);
+      expect((await store.devices.get('dev1'))?.lastAuthMs).toBe(1000);
     });
   });
 
-  it('a replayed device authentication timestamp is refused', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    const again = await store.devices.recordAuthentication(auth(1000, at(5000)));
-    expect(again.replayed).toBe(true);
-    expect(again.device.lastAuthMs).toBe(1000);
-    expect(again.device.lastSeenAt).toBe(at(1000).toISOString());
-  });
-
-  it('an older timestamp is refused and a newer one raises the mark', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    expect((await store.devices.recordAuthentication(auth(999))).replayed).toBe(true);
-    const fresh = await store.devices.recordAuthentication(auth(1001));
-    expect(fresh).toMatchObject({ created: false, replayed: false, device: { lastAuthMs: 1001 } });
-  });
-
-  it('concurrent authentications with one timestamp cannot both pass', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    const results = await Promise.all(
-      Array.from({ length: 8 }, () => store.devices.recordAuthentication(auth(2000))),
-    );
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-  });
-
-  it('the high-water mark is in the database, not in one connection', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    await store.close();
-    const reopened = createStore(await openDatabase({ path: temp.path }));
-    try {
-      expect((await reopened.devices.recordAuthentication(auth(1000))).replayed).toBe(true);
-    } finally {
-      await reopened.close();
-    }
-  });
-
-  it('a known device keeps its admission whatever the policy says now', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    await store.devices.setAdmission('dev1', 'rejected', at(2000));
-    const { device } = await store.devices.recordAuthentication({
-      ...auth(3000),
-      admissionIfNew: 'accepted',
-    });
-    expect(device.admission).toBe('rejected');
-  });
-
-  it('an id registered with another key is refused', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    const error = await store.devices
-      .recordAuthentication({ ...auth(2000), publicKey: new Uint8Array(32) })
-      .catch((e: unknown) => e);
-    expect(isPendulumError(error, 'INVALID_ARGUMENT')).toBe(true);
-    expect((await store.devices.get('dev1'))?.lastAuthMs).toBe(1000);
-  });
-});
-
-describe('device state', () => {
-  it('a check-in stores what the device reported', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    const device = await store.devices.recordCheckIn(
-      'dev1',
-      {
+  describe('device state', () => {
+    it('a check-in stores what the device reported', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      const device = await store.devices.recordCheckIn(
+        'dev1',
+        {
+          bootedSlot: 'B',
+          installedVersion: '1.2.0',
+          committedSequence: 12,
+          trustRootVersion: 2,
+          agentState: 'idle',
+          inventory: { kernel: '6.1' },
+          health: {
+            committedAt: at(1500).toISOString(),
+            restarts: 2,
+            checksRun: 7,
+            checksFailed: 1,
+            lastFailure: 'disk: read-only',
+          },
+        },
+        at(2000),
+      );
+      expect(device).toMatchObject({
         bootedSlot: 'B',
         installedVersion: '1.2.0',
         committedSequence: 12,
         trustRootVersion: 2,
         agentState: 'idle',
         inventory: { kernel: '6.1' },
-      },
-      at(2000),
-    );
-    expect(device).toMatchObject({
-      bootedSlot: 'B',
-      installedVersion: '1.2.0',
-      committedSequence: 12,
-      trustRootVersion: 2,
-      agentState: 'idle',
-      inventory: { kernel: '6.1' },
-      lastSeenAt: at(2000).toISOString(),
+        lastSeenAt: at(2000).toISOString(),
+        health: {
+          committedAt: at(1500).toISOString(),
+          restarts: 2,
+          checksRun: 7,
+          checksFailed: 1,
+          lastFailure: 'disk: read-only',
+        },
+      });
+    });
+
+    it('checking in or admitting an unknown device is NOT_FOUND', async () => {
+      const status = {
+        bootedSlot: null,
+        installedVersion: '',
+        committedSequence: 0,
+        trustRootVersion: 0,
+        agentState: '',
+        inventory: {},
+        health: noHealth,
+      };
+      expect(
+        isPendulumError(
+          await store.devices.recordCheckIn('ghost', status, at(0)).catch((e: unknown) => e),
+          'NOT_FOUND',
+        ),
+      ).toBe(true);
+      expect(
+        isPendulumError(
+          await store.devices.setAdmission('ghost', 'accepted', at(0)).catch((e: unknown) => e),
+          'NOT_FOUND',
+        ),
+      ).toBe(true);
+    });
+
+    it('lists devices, optionally of one class', async () => {
+      await store.devices.recordAuthentication(auth(1000));
+      await store.devices.recordAuthentication({
+        ...auth(1000, at(1001)),
+        id: 'dev2',
+        classId: 'camera',
+      });
+      expect((await store.devices.list()).map((d) => d.id)).toEqual(['dev1', 'dev2']);
+      expect((await store.devices.list({ classId: 'camera' })).map((d) => d.id)).toEqual(['dev2']);
     });
   });
 
-  it('checking in or admitting an unknown device is NOT_FOUND', async () => {
-    const status = {
-      bootedSlot: null,
-      installedVersion: '',
-      committedSequence: 0,
-      trustRootVersion: 0,
-      agentState: '',
-      inventory: {},
-    };
-    expect(
-      isPendulumError(
-        await store.devices.recordCheckIn('ghost', status, at(0)).catch((e: unknown) => e),
-        'NOT_FOUND',
-      ),
-    ).toBe(true);
-    expect(
-      isPendulumError(
-        await store.devices.setAdmission('ghost', 'accepted', at(0)).catch((e: unknown) => e),
-        'NOT_FOUND',
-      ),
-    ).toBe(true);
-  });
-
-  it('lists devices, optionally of one class', async () => {
-    await store.devices.recordAuthentication(auth(1000));
-    await store.devices.recordAuthentication({
-      ...auth(1000, at(1001)),
-      id: 'dev2',
-      classId: 'camera',
+  describe('device labels', () => {
+    it('starts with no tags or groups, and keeps what it is given, once each', async () => {
+      const { device } = await store.devices.recordAuthentication(auth(1000));
+      expect(device.tags).toEqual([]);
+      expect(device.groups).toEqual([]);
+      const labelled = await store.devices.setLabels(
+        device.id,
+        { tags: ['eu', 'beta', 'eu'], groups: ['lab'] },
+        at(5),
+      );
+      expect(labelled.tags).toEqual(['eu', 'beta']);
+      expect(labelled.groups).toEqual(['lab']);
+      expect((await store.devices.list())[0]?.tags).toEqual(['eu', 'beta']);
     });
-    expect((await store.devices.list()).map((d) => d.id)).toEqual(['dev1', 'dev2']);
-    expect((await store.devices.list({ classId: 'camera' })).map((d) => d.id)).toEqual(['dev2']);
-  });
-});
 
-describe('device labels', () => {
-  it('starts with no tags or groups, and keeps what it is given, once each', async () => {
-    const { device } = await store.devices.recordAuthentication(auth(1000));
-    expect(device.tags).toEqual([]);
-    expect(device.groups).toEqual([]);
-    const labelled = await store.devices.setLabels(
-      device.id,
-      { tags: ['eu', 'beta', 'eu'], groups: ['lab'] },
-      at(5),
-    );
-    expect(labelled.tags).toEqual(['eu', 'beta']);
-    expect(labelled.groups).toEqual(['lab']);
-    expect((await store.devices.list())[0]?.tags).toEqual(['eu', 'beta']);
-  });
+    it('refuses a label that is not one, changing nothing', async () => {
+      const { device } = await store.devices.recordAuthentication(auth(1000));
+      await store.devices.setLabels(device.id, { tags: ['eu'], groups: [] }, at(5));
+      for (const bad of ['', 'a b', 'x'.repeat(65), 'ünïcode']) {
+        await expect(
+          store.devices.setLabels(device.id, { tags: [bad], groups: [] }, at(6)),
+        ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      }
+      expect((await store.devices.list())[0]?.tags).toEqual(['eu']);
+    });
 
-  it('refuses a label that is not one, changing nothing', async () => {
-    const { device } = await store.devices.recordAuthentication(auth(1000));
-    await store.devices.setLabels(device.id, { tags: ['eu'], groups: [] }, at(5));
-    for (const bad of ['', 'a b', 'x'.repeat(65), 'ünïcode']) {
-      await expect(
-        store.devices.setLabels(device.id, { tags: [bad], groups: [] }, at(6)),
-      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    }
-    expect((await store.devices.list())[0]?.tags).toEqual(['eu']);
-  });
-
-  it('labels only devices it knows', async () => {
-    const error = await store.devices
-      .setLabels('f'.repeat(64), { tags: [], groups: [] }, at(5))
-      .catch((e: unknown) => e);
-    expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
+    it('labels only devices it knows', async () => {
+      const error = await store.devices
+        .setLabels('f'.repeat(64), { tags: [], groups: [] }, at(5))
+        .catch((e: unknown) => e);
+      expect(isPendulumError(error, 'NOT_FOUND')).toBe(true);
+    });
   });
 });

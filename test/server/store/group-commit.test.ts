@@ -63,7 +63,10 @@ async function openHeld(walSync: WalSync): Promise<Store> {
   // Migrations run with a sync that passes, then the test's own takes over.
   let current: WalSync = (handle) => handle.datasync();
   const store = createStore(
-    await openDatabase({ path: join(dir, 'metadata.db'), walSync: (h) => current(h) }),
+    await openDatabase({
+      path: join(dir, 'metadata.db'),
+      sqlite: { walSync: (h) => current(h) },
+    }),
   );
   current = walSync;
   return store;

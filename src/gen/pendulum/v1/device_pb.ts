@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Signed } from "./manifest_pb.js";
 import { file_pendulum_v1_manifest } from "./manifest_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/device.proto.
  */
 export const file_pendulum_v1_device: GenFile = /*@__PURE__*/
-  fileDesc("ChhwZW5kdWx1bS92MS9kZXZpY2UucHJvdG8SC3BlbmR1bHVtLnYxIn0KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCRIUCgx0aW1lc3RhbXBfbXMYAyABKAMSEQoJc2lnbmF0dXJlGAQgASgMEhcKD2Vucm9sbWVudF90b2tlbhgFIAEoCSJnChRBdXRoZW50aWNhdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRItCgpleHBpcmVzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWRldmljZV9pZBgDIAEoCSKNAgoMRGV2aWNlU3RhdHVzEiYKC2Jvb3RlZF9zbG90GAEgASgOMhEucGVuZHVsdW0udjEuU2xvdBIZChFpbnN0YWxsZWRfdmVyc2lvbhgCIAEoCRIaChJjb21taXR0ZWRfc2VxdWVuY2UYAyABKAQSGgoSdHJ1c3Rfcm9vdF92ZXJzaW9uGAQgASgNEhMKC2FnZW50X3N0YXRlGAUgASgJEjsKCWludmVudG9yeRgGIAMoCzIoLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cy5JbnZlbnRvcnlFbnRyeRowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKDkNoZWNrSW5SZXF1ZXN0EikKBnN0YXR1cxgBIAEoCzIZLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cxINCgVub25jZRgCIAEoDCJBCgpQYXlsb2FkUmVmEhEKCWNvbXBvbmVudBgBIAEoCRISCgpwYXlsb2FkX2lkGAIgASgJEgwKBHNpemUYAyABKAQivgEKBU9mZmVyEhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoIbWFuaWZlc3QYAiABKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSKQoIcGF5bG9hZHMYBCADKAsyFy5wZW5kdWx1bS52MS5QYXlsb2FkUmVmEjkKEWFjdGl2YXRpb25fd2luZG93GAUgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3dKBAgDEARSC3RydXN0X3Jvb3RzImAKEU1haW50ZW5hbmNlV2luZG93EgwKBGNyb24YASABKAkSKwoIZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIdGltZXpvbmUYAyABKAkiuAEKD0NoZWNrSW5SZXNwb25zZRIhCgVvZmZlchgBIAEoCzISLnBlbmR1bHVtLnYxLk9mZmVyEjAKDXBvbGxfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoLdHJ1c3Rfcm9vdHMYAyADKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSJgoJZnJlc2huZXNzGAQgASgLMhMucGVuZHVsdW0udjEuU2lnbmVkIkwKD0Rvd25sb2FkUmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhIKCnBheWxvYWRfaWQYAiABKAkSDgoGb2Zmc2V0GAMgASgEIjAKEERvd25sb2FkUmVzcG9uc2USDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwixQEKDVJlcG9ydFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrCgVzdGF0ZRgCIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgpieXRlc19kb25lGAMgASgEEhMKC2J5dGVzX3RvdGFsGAQgASgEEhIKCmVycm9yX2NvZGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIQCghsb2dfdGFpbBgHIAEoCRIQCghzZXF1ZW5jZRgIIAEoBCIQCg5SZXBvcnRSZXNwb25zZSo0CgRTbG90EhQKEFNMT1RfVU5TUEVDSUZJRUQQABIKCgZTTE9UX0EQARIKCgZTTE9UX0IQAirxAgoPRGVwbG95bWVudFN0YXRlEiAKHERFUExPWU1FTlRfU1RBVEVfVU5TUEVDSUZJRUQQABIcChhERVBMT1lNRU5UX1NUQVRFX09GRkVSRUQQARIgChxERVBMT1lNRU5UX1NUQVRFX0RPV05MT0FESU5HEAISHgoaREVQTE9ZTUVOVF9TVEFURV9JTlNUQUxMRUQQAxIaChZERVBMT1lNRU5UX1NUQVRFX0FSTUVEEAQSHgoaREVQTE9ZTUVOVF9TVEFURV9SRUJPT1RJTkcQBRIeChpERVBMT1lNRU5UX1NUQVRFX1ZFUklGWUlORxAGEh4KGkRFUExPWU1FTlRfU1RBVEVfQ09NTUlUVEVEEAcSIQodREVQTE9ZTUVOVF9TVEFURV9ST0xMSU5HX0JBQ0sQCBIbChdERVBMT1lNRU5UX1NUQVRFX0ZBSUxFRBAJEiAKHERFUExPWU1FTlRfU1RBVEVfUk9MTEVEX0JBQ0sQCjK4AgoNRGV2aWNlU2VydmljZRJTCgxBdXRoZW50aWNhdGUSIC5wZW5kdWx1bS52MS5BdXRoZW50aWNhdGVSZXF1ZXN0GiEucGVuZHVsdW0udjEuQXV0aGVudGljYXRlUmVzcG9uc2USRAoHQ2hlY2tJbhIbLnBlbmR1bHVtLnYxLkNoZWNrSW5SZXF1ZXN0GhwucGVuZHVsdW0udjEuQ2hlY2tJblJlc3BvbnNlEkkKCERvd25sb2FkEhwucGVuZHVsdW0udjEuRG93bmxvYWRSZXF1ZXN0Gh0ucGVuZHVsdW0udjEuRG93bmxvYWRSZXNwb25zZTABEkEKBlJlcG9ydBIaLnBlbmR1bHVtLnYxLlJlcG9ydFJlcXVlc3QaGy5wZW5kdWx1bS52MS5SZXBvcnRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_pendulum_v1_manifest]);
+  fileDesc("ChhwZW5kdWx1bS92MS9kZXZpY2UucHJvdG8SC3BlbmR1bHVtLnYxIn0KE0F1dGhlbnRpY2F0ZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCRIUCgx0aW1lc3RhbXBfbXMYAyABKAMSEQoJc2lnbmF0dXJlGAQgASgMEhcKD2Vucm9sbWVudF90b2tlbhgFIAEoCSJnChRBdXRoZW50aWNhdGVSZXNwb25zZRINCgV0b2tlbhgBIAEoCRItCgpleHBpcmVzX2luGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhEKCWRldmljZV9pZBgDIAEoCSK8AgoMRGV2aWNlU3RhdHVzEiYKC2Jvb3RlZF9zbG90GAEgASgOMhEucGVuZHVsdW0udjEuU2xvdBIZChFpbnN0YWxsZWRfdmVyc2lvbhgCIAEoCRIaChJjb21taXR0ZWRfc2VxdWVuY2UYAyABKAQSGgoSdHJ1c3Rfcm9vdF92ZXJzaW9uGAQgASgNEhMKC2FnZW50X3N0YXRlGAUgASgJEjsKCWludmVudG9yeRgGIAMoCzIoLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cy5JbnZlbnRvcnlFbnRyeRItCgZoZWFsdGgYByABKAsyHS5wZW5kdWx1bS52MS5Qb3N0Q29tbWl0SGVhbHRoGjAKDkludmVudG9yeUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEinQEKEFBvc3RDb21taXRIZWFsdGgSMAoMY29tbWl0dGVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5hZ2VudF9yZXN0YXJ0cxgCIAEoDRISCgpjaGVja3NfcnVuGAMgASgNEhUKDWNoZWNrc19mYWlsZWQYBCABKA0SFAoMbGFzdF9mYWlsdXJlGAUgASgJIkoKDkNoZWNrSW5SZXF1ZXN0EikKBnN0YXR1cxgBIAEoCzIZLnBlbmR1bHVtLnYxLkRldmljZVN0YXR1cxINCgVub25jZRgCIAEoDCJBCgpQYXlsb2FkUmVmEhEKCWNvbXBvbmVudBgBIAEoCRISCgpwYXlsb2FkX2lkGAIgASgJEgwKBHNpemUYAyABKAQivgEKBU9mZmVyEhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoIbWFuaWZlc3QYAiABKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSKQoIcGF5bG9hZHMYBCADKAsyFy5wZW5kdWx1bS52MS5QYXlsb2FkUmVmEjkKEWFjdGl2YXRpb25fd2luZG93GAUgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3dKBAgDEARSC3RydXN0X3Jvb3RzImAKEU1haW50ZW5hbmNlV2luZG93EgwKBGNyb24YASABKAkSKwoIZHVyYXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEAoIdGltZXpvbmUYAyABKAkiuAEKD0NoZWNrSW5SZXNwb25zZRIhCgVvZmZlchgBIAEoCzISLnBlbmR1bHVtLnYxLk9mZmVyEjAKDXBvbGxfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoLdHJ1c3Rfcm9vdHMYAyADKAsyEy5wZW5kdWx1bS52MS5TaWduZWQSJgoJZnJlc2huZXNzGAQgASgLMhMucGVuZHVsdW0udjEuU2lnbmVkIkwKD0Rvd25sb2FkUmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhIKCnBheWxvYWRfaWQYAiABKAkSDgoGb2Zmc2V0GAMgASgEIjAKEERvd25sb2FkUmVzcG9uc2USDgoGb2Zmc2V0GAEgASgEEgwKBGRhdGEYAiABKAwixQEKDVJlcG9ydFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrCgVzdGF0ZRgCIAEoDjIcLnBlbmR1bHVtLnYxLkRlcGxveW1lbnRTdGF0ZRISCgpieXRlc19kb25lGAMgASgEEhMKC2J5dGVzX3RvdGFsGAQgASgEEhIKCmVycm9yX2NvZGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRIQCghsb2dfdGFpbBgHIAEoCRIQCghzZXF1ZW5jZRgIIAEoBCIQCg5SZXBvcnRSZXNwb25zZSIOCgxXYXRjaFJlcXVlc3QicwoNV2F0Y2hSZXNwb25zZRIsCghjaGVja19pbhgBIAEoCzIYLnBlbmR1bHVtLnYxLkNoZWNrSW5IaW50SAASKwoJaGVhcnRiZWF0GAIgASgLMhYucGVuZHVsdW0udjEuSGVhcnRiZWF0SABCBwoFZXZlbnQiDQoLQ2hlY2tJbkhpbnQiOAoJSGVhcnRiZWF0EisKCGludGVydmFsGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKjQKBFNsb3QSFAoQU0xPVF9VTlNQRUNJRklFRBAAEgoKBlNMT1RfQRABEgoKBlNMT1RfQhACKvECCg9EZXBsb3ltZW50U3RhdGUSIAocREVQTE9ZTUVOVF9TVEFURV9VTlNQRUNJRklFRBAAEhwKGERFUExPWU1FTlRfU1RBVEVfT0ZGRVJFRBABEiAKHERFUExPWU1FTlRfU1RBVEVfRE9XTkxPQURJTkcQAhIeChpERVBMT1lNRU5UX1NUQVRFX0lOU1RBTExFRBADEhoKFkRFUExPWU1FTlRfU1RBVEVfQVJNRUQQBBIeChpERVBMT1lNRU5UX1NUQVRFX1JFQk9PVElORxAFEh4KGkRFUExPWU1FTlRfU1RBVEVfVkVSSUZZSU5HEAYSHgoaREVQTE9ZTUVOVF9TVEFURV9DT01NSVRURUQQBxIhCh1ERVBMT1lNRU5UX1NUQVRFX1JPTExJTkdfQkFDSxAIEhsKF0RFUExPWU1FTlRfU1RBVEVfRkFJTEVEEAkSIAocREVQTE9ZTUVOVF9TVEFURV9ST0xMRURfQkFDSxAKMvoCCg1EZXZpY2VTZXJ2aWNlElMKDEF1dGhlbnRpY2F0ZRIgLnBlbmR1bHVtLnYxLkF1dGhlbnRpY2F0ZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BdXRoZW50aWNhdGVSZXNwb25zZRJECgdDaGVja0luEhsucGVuZHVsdW0udjEuQ2hlY2tJblJlcXVlc3QaHC5wZW5kdWx1bS52MS5DaGVja0luUmVzcG9uc2USSQoIRG93bmxvYWQSHC5wZW5kdWx1bS52MS5Eb3dubG9hZFJlcXVlc3QaHS5wZW5kdWx1bS52MS5Eb3dubG9hZFJlc3BvbnNlMAESQQoGUmVwb3J0EhoucGVuZHVsdW0udjEuUmVwb3J0UmVxdWVzdBobLnBlbmR1bHVtLnYxLlJlcG9ydFJlc3BvbnNlEkAKBVdhdGNoEhkucGVuZHVsdW0udjEuV2F0Y2hSZXF1ZXN0GhoucGVuZHVsdW0udjEuV2F0Y2hSZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_manifest]);
 
 /**
  * AuthenticateRequest is signed by the device key.
@@ -138,6 +138,13 @@ export type DeviceStatus = Message<"pendulum.v1.DeviceStatus"> & {
    * @generated from field: map<string, string> inventory = 6;
    */
   inventory: { [key: string]: string };
+
+  /**
+   * How the running release has fared since the device committed it.
+   *
+   * @generated from field: pendulum.v1.PostCommitHealth health = 7;
+   */
+  health?: PostCommitHealth | undefined;
 };
 
 /**
@@ -146,6 +153,57 @@ export type DeviceStatus = Message<"pendulum.v1.DeviceStatus"> & {
  */
 export const DeviceStatusSchema: GenMessage<DeviceStatus> = /*@__PURE__*/
   messageDesc(file_pendulum_v1_device, 2);
+
+/**
+ * PostCommitHealth is what the agent saw after it committed the release it
+ * runs: rollouts with a health watch pause themselves when too many of their
+ * freshly committed devices turn unhealthy.
+ *
+ * @generated from message pendulum.v1.PostCommitHealth
+ */
+export type PostCommitHealth = Message<"pendulum.v1.PostCommitHealth"> & {
+  /**
+   * When the device committed the release it runs; unset for a release it
+   * did not install itself (the factory one).
+   *
+   * @generated from field: google.protobuf.Timestamp committed_at = 1;
+   */
+  committedAt?: Timestamp | undefined;
+
+  /**
+   * Times the agent started since then: every boot, every crash and restart.
+   *
+   * @generated from field: uint32 agent_restarts = 2;
+   */
+  agentRestarts: number;
+
+  /**
+   * Periodic health checks (the release's own checks, rerun while idle) run
+   * and failed since then.
+   *
+   * @generated from field: uint32 checks_run = 3;
+   */
+  checksRun: number;
+
+  /**
+   * @generated from field: uint32 checks_failed = 4;
+   */
+  checksFailed: number;
+
+  /**
+   * The last failure, e.g. which check and why.
+   *
+   * @generated from field: string last_failure = 5;
+   */
+  lastFailure: string;
+};
+
+/**
+ * Describes the message pendulum.v1.PostCommitHealth.
+ * Use `create(PostCommitHealthSchema)` to create a new message.
+ */
+export const PostCommitHealthSchema: GenMessage<PostCommitHealth> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 3);
 
 /**
  * CheckInRequest is sent at every poll.
@@ -172,7 +230,7 @@ export type CheckInRequest = Message<"pendulum.v1.CheckInRequest"> & {
  * Use `create(CheckInRequestSchema)` to create a new message.
  */
 export const CheckInRequestSchema: GenMessage<CheckInRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 3);
+  messageDesc(file_pendulum_v1_device, 4);
 
 /**
  * PayloadRef says where to fetch one component's payload.
@@ -203,7 +261,7 @@ export type PayloadRef = Message<"pendulum.v1.PayloadRef"> & {
  * Use `create(PayloadRefSchema)` to create a new message.
  */
 export const PayloadRefSchema: GenMessage<PayloadRef> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 4);
+  messageDesc(file_pendulum_v1_device, 5);
 
 /**
  * Offer is a release the device should install.
@@ -243,7 +301,7 @@ export type Offer = Message<"pendulum.v1.Offer"> & {
  * Use `create(OfferSchema)` to create a new message.
  */
 export const OfferSchema: GenMessage<Offer> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 5);
+  messageDesc(file_pendulum_v1_device, 6);
 
 /**
  * MaintenanceWindow is when devices may activate (reboot into) the release.
@@ -280,7 +338,7 @@ export type MaintenanceWindow = Message<"pendulum.v1.MaintenanceWindow"> & {
  * Use `create(MaintenanceWindowSchema)` to create a new message.
  */
 export const MaintenanceWindowSchema: GenMessage<MaintenanceWindow> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 6);
+  messageDesc(file_pendulum_v1_device, 7);
 
 /**
  * CheckInResponse carries an offer, or nothing, and when to poll next.
@@ -320,7 +378,7 @@ export type CheckInResponse = Message<"pendulum.v1.CheckInResponse"> & {
  * Use `create(CheckInResponseSchema)` to create a new message.
  */
 export const CheckInResponseSchema: GenMessage<CheckInResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 7);
+  messageDesc(file_pendulum_v1_device, 8);
 
 /**
  * DownloadRequest asks for one payload from an offset.
@@ -349,7 +407,7 @@ export type DownloadRequest = Message<"pendulum.v1.DownloadRequest"> & {
  * Use `create(DownloadRequestSchema)` to create a new message.
  */
 export const DownloadRequestSchema: GenMessage<DownloadRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 8);
+  messageDesc(file_pendulum_v1_device, 9);
 
 /**
  * DownloadResponse is one chunk of payload bytes.
@@ -373,7 +431,7 @@ export type DownloadResponse = Message<"pendulum.v1.DownloadResponse"> & {
  * Use `create(DownloadResponseSchema)` to create a new message.
  */
 export const DownloadResponseSchema: GenMessage<DownloadResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 9);
+  messageDesc(file_pendulum_v1_device, 10);
 
 /**
  * ReportRequest records one transition of a deployment.
@@ -436,7 +494,7 @@ export type ReportRequest = Message<"pendulum.v1.ReportRequest"> & {
  * Use `create(ReportRequestSchema)` to create a new message.
  */
 export const ReportRequestSchema: GenMessage<ReportRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 10);
+  messageDesc(file_pendulum_v1_device, 11);
 
 /**
  * ReportResponse is empty.
@@ -451,7 +509,93 @@ export type ReportResponse = Message<"pendulum.v1.ReportResponse"> & {
  * Use `create(ReportResponseSchema)` to create a new message.
  */
 export const ReportResponseSchema: GenMessage<ReportResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_device, 11);
+  messageDesc(file_pendulum_v1_device, 12);
+
+/**
+ * WatchRequest opens the device's stream; a device holds one at a time, and
+ * a new one ends the one before.
+ *
+ * @generated from message pendulum.v1.WatchRequest
+ */
+export type WatchRequest = Message<"pendulum.v1.WatchRequest"> & {
+};
+
+/**
+ * Describes the message pendulum.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 13);
+
+/**
+ * WatchResponse is one event on a Watch stream.
+ *
+ * @generated from message pendulum.v1.WatchResponse
+ */
+export type WatchResponse = Message<"pendulum.v1.WatchResponse"> & {
+  /**
+   * @generated from oneof pendulum.v1.WatchResponse.event
+   */
+  event: {
+    /**
+     * Something changed that may give this device an offer: check in.
+     *
+     * @generated from field: pendulum.v1.CheckInHint check_in = 1;
+     */
+    value: CheckInHint;
+    case: "checkIn";
+  } | {
+    /**
+     * Sent when the stream opens and every interval after, so a device
+     * notices a dead stream.
+     *
+     * @generated from field: pendulum.v1.Heartbeat heartbeat = 2;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message pendulum.v1.WatchResponse.
+ * Use `create(WatchResponseSchema)` to create a new message.
+ */
+export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 14);
+
+/**
+ * CheckInHint asks the device to check in now. It carries nothing to act on.
+ *
+ * @generated from message pendulum.v1.CheckInHint
+ */
+export type CheckInHint = Message<"pendulum.v1.CheckInHint"> & {
+};
+
+/**
+ * Describes the message pendulum.v1.CheckInHint.
+ * Use `create(CheckInHintSchema)` to create a new message.
+ */
+export const CheckInHintSchema: GenMessage<CheckInHint> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 15);
+
+/**
+ * Heartbeat says the stream is alive and when the next one is due.
+ *
+ * @generated from message pendulum.v1.Heartbeat
+ */
+export type Heartbeat = Message<"pendulum.v1.Heartbeat"> & {
+  /**
+   * @generated from field: google.protobuf.Duration interval = 1;
+   */
+  interval?: Duration | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_device, 16);
 
 /**
  * Slot names an A/B slot.
@@ -608,6 +752,22 @@ export const DeviceService: GenService<{
     methodKind: "unary";
     input: typeof ReportRequestSchema;
     output: typeof ReportResponseSchema;
+  },
+  /**
+   * Watch keeps a stream open on which the server says when the device may
+   * have a new offer, so it need not wait for its next poll. An event only
+   * wakes the device: it then checks in as usual and acts only on what that
+   * verified CheckIn returns. A server with too many streams open refuses
+   * with RESOURCE_EXHAUSTED; the device then polls. The server ends a stream
+   * after a while (watch_max_age) and at shutdown; the device reconnects
+   * with backoff.
+   *
+   * @generated from rpc pendulum.v1.DeviceService.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_pendulum_v1_device, 0);

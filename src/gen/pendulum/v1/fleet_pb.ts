@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pendulum/v1/fleet.proto.
  */
 export const file_pendulum_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCJDCg9Sb2xsb3V0U2VsZWN0b3ISDAoEdGFncxgBIAMoCRIOCgZncm91cHMYAiADKAkSEgoKZGV2aWNlX2lkcxgDIAMoCSLaAwoHUm9sbG91dBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEhAKCGNsYXNzX2lkGAMgASgJEigKBXN0YXRlGAQgASgOMhkucGVuZHVsdW0udjEuUm9sbG91dFN0YXRlEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3ZlcnNpb24YBiABKAkSEAoIc2VxdWVuY2UYByABKAQSLgoIc2VsZWN0b3IYCCABKAsyHC5wZW5kdWx1bS52MS5Sb2xsb3V0U2VsZWN0b3ISKQoGcGhhc2VzGAkgAygLMhkucGVuZHVsdW0udjEuUm9sbG91dFBoYXNlEjgKEWZhaWx1cmVfdGhyZXNob2xkGAogASgLMh0ucGVuZHVsdW0udjEuRmFpbHVyZVRocmVzaG9sZBIuCgZ3aW5kb3cYCyABKAsyHi5wZW5kdWx1bS52MS5NYWludGVuYW5jZVdpbmRvdxIVCg1jdXJyZW50X3BoYXNlGAwgASgNEjEKDXBoYXNlX3N0YXJ0ZWQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHBhdXNlX3JlYXNvbhgOIAEoCSKBAgoUQ3JlYXRlUm9sbG91dFJlcXVlc3QSEgoKcmVsZWFzZV9pZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIuCghzZWxlY3RvchgDIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYBCADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYBSABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgGIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93Ij4KFUNyZWF0ZVJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCIVChNMaXN0Um9sbG91dHNSZXF1ZXN0Ij4KFExpc3RSb2xsb3V0c1Jlc3BvbnNlEiYKCHJvbGxvdXRzGAEgAygLMhQucGVuZHVsdW0udjEuUm9sbG91dCIpChNQYXVzZVJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPQoUUGF1c2VSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKgoUUmVzdW1lUm9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI+ChVSZXN1bWVSb2xsb3V0UmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQiKQoTQWJvcnRSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj0KFEFib3J0Um9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IkkKFlNldERldmljZUxhYmVsc1JlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJEgwKBHRhZ3MYAiADKAkSDgoGZ3JvdXBzGAMgAygJIj4KF1NldERldmljZUxhYmVsc1Jlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSKSAgoKRGVwbG95bWVudBIKCgJpZBgBIAEoCRISCgpyZWxlYXNlX2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSKwoFc3RhdGUYBCABKA4yHC5wZW5kdWx1bS52MS5EZXBsb3ltZW50U3RhdGUSEgoKZXJyb3JfY29kZRgFIAEoCRIPCgdtZXNzYWdlGAYgASgJEhIKCmJ5dGVzX2RvbmUYByABKAQSEwoLYnl0ZXNfdG90YWwYCCABKAQSKwoHY3JlYXRlZBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdXBkYXRlZBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi7AMKBkRldmljZRIKCgJpZBgBIAEoCRIQCghjbGFzc19pZBgCIAEoCRIvCglhZG1pc3Npb24YAyABKA4yHC5wZW5kdWx1bS52MS5EZXZpY2VBZG1pc3Npb24SJgoLYm9vdGVkX3Nsb3QYBCABKA4yES5wZW5kdWx1bS52MS5TbG90EhkKEWluc3RhbGxlZF92ZXJzaW9uGAUgASgJEhoKEmNvbW1pdHRlZF9zZXF1ZW5jZRgGIAEoBBITCgthZ2VudF9zdGF0ZRgHIAEoCRItCglsYXN0X3NlZW4YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB2NyZWF0ZWQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKCWludmVudG9yeRgKIAMoCzIiLnBlbmR1bHVtLnYxLkRldmljZS5JbnZlbnRvcnlFbnRyeRIsCgtkZXBsb3ltZW50cxgLIAMoCzIXLnBlbmR1bHVtLnYxLkRlcGxveW1lbnQSDgoGc2lsZW50GAwgASgIEgwKBHRhZ3MYDSADKAkSDgoGZ3JvdXBzGA4gAygJGjAKDkludmVudG9yeUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiOwoSTGlzdERldmljZXNSZXF1ZXN0EhAKCGNsYXNzX2lkGAEgASgJEhMKC3NpbGVudF9vbmx5GAIgASgIIjsKE0xpc3REZXZpY2VzUmVzcG9uc2USJAoHZGV2aWNlcxgBIAMoCzITLnBlbmR1bHVtLnYxLkRldmljZSIoChNBY2NlcHREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSI7ChRBY2NlcHREZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTUmVqZWN0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUUmVqZWN0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIkEKGVByZWF1dGhvcml6ZURldmljZVJlcXVlc3QSEgoKcHVibGljX2tleRgBIAEoDBIQCghjbGFzc19pZBgCIAEoCSJBChpQcmVhdXRob3JpemVEZXZpY2VSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiLgoZRGVjb21taXNzaW9uRGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiQQoaRGVjb21taXNzaW9uRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlImUKG0NyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCRImCgN0dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEdXNlcxgDIAEoDSJmChxDcmVhdGVFbnJvbG1lbnRUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEgoKAmlkGAIgASgJEisKB2V4cGlyZXMYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnwKDFJvbGxvdXRTdGF0ZRIdChlST0xMT1VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUUk9MTE9VVF9TVEFURV9BQ1RJVkUQARIYChRST0xMT1VUX1NUQVRFX1BBVVNFRBACEhkKFVJPTExPVVRfU1RBVEVfQUJPUlRFRBADKrQBCg9EZXZpY2VBZG1pc3Npb24SIAocREVWSUNFX0FETUlTU0lPTl9VTlNQRUNJRklFRBAAEhwKGERFVklDRV9BRE1JU1NJT05fUEVORElORxABEh0KGURFVklDRV9BRE1JU1NJT05fQUNDRVBURUQQAhIdChlERVZJQ0VfQURNSVNTSU9OX1JFSkVDVEVEEAMSIwofREVWSUNFX0FETUlTU0lPTl9ERUNPTU1JU1NJT05FRBAEMtIICgxGbGVldFNlcnZpY2USVgoNQ3JlYXRlUm9sbG91dBIhLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlc3BvbnNlElMKDExpc3RSb2xsb3V0cxIgLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXNwb25zZRJTCgxQYXVzZVJvbGxvdXQSIC5wZW5kdWx1bS52MS5QYXVzZVJvbGxvdXRSZXF1ZXN0GiEucGVuZHVsdW0udjEuUGF1c2VSb2xsb3V0UmVzcG9uc2USVgoNUmVzdW1lUm9sbG91dBIhLnBlbmR1bHVtLnYxLlJlc3VtZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuUmVzdW1lUm9sbG91dFJlc3BvbnNlElMKDEFib3J0Um9sbG91dBIgLnBlbmR1bHVtLnYxLkFib3J0Um9sbG91dFJlcXVlc3QaIS5wZW5kdWx1bS52MS5BYm9ydFJvbGxvdXRSZXNwb25zZRJcCg9TZXREZXZpY2VMYWJlbHMSIy5wZW5kdWx1bS52MS5TZXREZXZpY2VMYWJlbHNSZXF1ZXN0GiQucGVuZHVsdW0udjEuU2V0RGV2aWNlTGFiZWxzUmVzcG9uc2USUAoLTGlzdERldmljZXMSHy5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1JlcXVlc3QaIC5wZW5kdWx1bS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlElMKDEFjY2VwdERldmljZRIgLnBlbmR1bHVtLnYxLkFjY2VwdERldmljZVJlcXVlc3QaIS5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXNwb25zZRJTCgxSZWplY3REZXZpY2USIC5wZW5kdWx1bS52MS5SZWplY3REZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVzcG9uc2USZQoSUHJlYXV0aG9yaXplRGV2aWNlEiYucGVuZHVsdW0udjEuUHJlYXV0aG9yaXplRGV2aWNlUmVxdWVzdBonLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlc3BvbnNlEmUKEkRlY29tbWlzc2lvbkRldmljZRImLnBlbmR1bHVtLnYxLkRlY29tbWlzc2lvbkRldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXNwb25zZRJrChRDcmVhdGVFbnJvbG1lbnRUb2tlbhIoLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBopLnBlbmR1bHVtLnYxLkNyZWF0ZUVucm9sbWVudFRva2VuUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
+  fileDesc("ChdwZW5kdWx1bS92MS9mbGVldC5wcm90bxILcGVuZHVsdW0udjEiTAoMUm9sbG91dFBoYXNlEg8KB3BlcmNlbnQYASABKAESKwoIbWluX3NvYWsYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iZgoQRmFpbHVyZVRocmVzaG9sZBIWCgxtYXhfZmFpbHVyZXMYASABKA1IABIbChFtYXhfZmFpbHVyZV9yYXRpbxgCIAEoAUgAEhQKDG1pbl9maW5pc2hlZBgDIAEoDUIHCgVsaW1pdCKMAQoLSGVhbHRoV2F0Y2gSKwoIZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGgoSbWF4X2FnZW50X3Jlc3RhcnRzGAIgASgNEjQKDW1heF91bmhlYWx0aHkYAyABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkIkMKD1JvbGxvdXRTZWxlY3RvchIMCgR0YWdzGAEgAygJEg4KBmdyb3VwcxgCIAMoCRISCgpkZXZpY2VfaWRzGAMgAygJIooECgdSb2xsb3V0EgoKAmlkGAEgASgJEhIKCnJlbGVhc2VfaWQYAiABKAkSEAoIY2xhc3NfaWQYAyABKAkSKAoFc3RhdGUYBCABKA4yGS5wZW5kdWx1bS52MS5Sb2xsb3V0U3RhdGUSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHdmVyc2lvbhgGIAEoCRIQCghzZXF1ZW5jZRgHIAEoBBIuCghzZWxlY3RvchgIIAEoCzIcLnBlbmR1bHVtLnYxLlJvbGxvdXRTZWxlY3RvchIpCgZwaGFzZXMYCSADKAsyGS5wZW5kdWx1bS52MS5Sb2xsb3V0UGhhc2USOAoRZmFpbHVyZV90aHJlc2hvbGQYCiABKAsyHS5wZW5kdWx1bS52MS5GYWlsdXJlVGhyZXNob2xkEi4KBndpbmRvdxgLIAEoCzIeLnBlbmR1bHVtLnYxLk1haW50ZW5hbmNlV2luZG93EhUKDWN1cnJlbnRfcGhhc2UYDCABKA0SMQoNcGhhc2Vfc3RhcnRlZBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcGF1c2VfcmVhc29uGA4gASgJEi4KDGhlYWx0aF93YXRjaBgPIAEoCzIYLnBlbmR1bHVtLnYxLkhlYWx0aFdhdGNoIrECChRDcmVhdGVSb2xsb3V0UmVxdWVzdBISCgpyZWxlYXNlX2lkGAEgASgJEhAKCGNsYXNzX2lkGAIgASgJEi4KCHNlbGVjdG9yGAMgASgLMhwucGVuZHVsdW0udjEuUm9sbG91dFNlbGVjdG9yEikKBnBoYXNlcxgEIAMoCzIZLnBlbmR1bHVtLnYxLlJvbGxvdXRQaGFzZRI4ChFmYWlsdXJlX3RocmVzaG9sZBgFIAEoCzIdLnBlbmR1bHVtLnYxLkZhaWx1cmVUaHJlc2hvbGQSLgoGd2luZG93GAYgASgLMh4ucGVuZHVsdW0udjEuTWFpbnRlbmFuY2VXaW5kb3cSLgoMaGVhbHRoX3dhdGNoGAcgASgLMhgucGVuZHVsdW0udjEuSGVhbHRoV2F0Y2giPgoVQ3JlYXRlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IhUKE0xpc3RSb2xsb3V0c1JlcXVlc3QiPgoUTGlzdFJvbGxvdXRzUmVzcG9uc2USJgoIcm9sbG91dHMYASADKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0Ii0KF0dldFJvbGxvdXRTdGF0dXNSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkifgoLU3RhZ2VDb3VudHMSDwoHcGVuZGluZxgBIAEoDRITCgtkb3dubG9hZGluZxgCIAEoDRIRCglpbnN0YWxsZWQYAyABKA0SEQoJY29tbWl0dGVkGAQgASgNEg4KBmZhaWxlZBgFIAEoDRITCgtyb2xsZWRfYmFjaxgGIAEoDSJnCgtQaGFzZVN0YXR1cxIPCgdwZXJjZW50GAEgASgBEgwKBG9wZW4YAiABKAgSDwoHZGV2aWNlcxgDIAEoDRIoCgZjb3VudHMYBCABKAsyGC5wZW5kdWx1bS52MS5TdGFnZUNvdW50cyJ7CglTdGFnZVRpbWUSDQoFc3RhZ2UYASABKAkSDwoHc2FtcGxlcxgCIAEoDRImCgNwNTAYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDcDkwGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIoIDChhHZXRSb2xsb3V0U3RhdHVzUmVzcG9uc2USJQoHcm9sbG91dBgBIAEoCzIULnBlbmR1bHVtLnYxLlJvbGxvdXQSEAoIc2VsZWN0ZWQYAiABKA0SKAoGcGhhc2VzGAMgAygLMhgucGVuZHVsdW0udjEuUGhhc2VTdGF0dXMSJwoFdG90YWwYBCABKAsyGC5wZW5kdWx1bS52MS5TdGFnZUNvdW50cxJSCg9mYWlsdXJlX3JlYXNvbnMYBSADKAsyOS5wZW5kdWx1bS52MS5HZXRSb2xsb3V0U3RhdHVzUmVzcG9uc2UuRmFpbHVyZVJlYXNvbnNFbnRyeRIrCgtzdGFnZV90aW1lcxgGIAMoCzIWLnBlbmR1bHVtLnYxLlN0YWdlVGltZRIPCgd3YXRjaGVkGAcgASgNEhEKCXVuaGVhbHRoeRgIIAEoDRo1ChNGYWlsdXJlUmVhc29uc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAEiKQoTUGF1c2VSb2xsb3V0UmVxdWVzdBISCgpyb2xsb3V0X2lkGAEgASgJIj0KFFBhdXNlUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IioKFFJlc3VtZVJvbGxvdXRSZXF1ZXN0EhIKCnJvbGxvdXRfaWQYASABKAkiPgoVUmVzdW1lUm9sbG91dFJlc3BvbnNlEiUKB3JvbGxvdXQYASABKAsyFC5wZW5kdWx1bS52MS5Sb2xsb3V0IikKE0Fib3J0Um9sbG91dFJlcXVlc3QSEgoKcm9sbG91dF9pZBgBIAEoCSI9ChRBYm9ydFJvbGxvdXRSZXNwb25zZRIlCgdyb2xsb3V0GAEgASgLMhQucGVuZHVsdW0udjEuUm9sbG91dCJJChZTZXREZXZpY2VMYWJlbHNSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCRIMCgR0YWdzGAIgAygJEg4KBmdyb3VwcxgDIAMoCSI+ChdTZXREZXZpY2VMYWJlbHNSZXNwb25zZRIjCgZkZXZpY2UYASABKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UikgIKCkRlcGxveW1lbnQSCgoCaWQYASABKAkSEgoKcmVsZWFzZV9pZBgCIAEoCRIPCgd2ZXJzaW9uGAMgASgJEisKBXN0YXRlGAQgASgOMhwucGVuZHVsdW0udjEuRGVwbG95bWVudFN0YXRlEhIKCmVycm9yX2NvZGUYBSABKAkSDwoHbWVzc2FnZRgGIAEoCRISCgpieXRlc19kb25lGAcgASgEEhMKC2J5dGVzX3RvdGFsGAggASgEEisKB2NyZWF0ZWQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3VwZGF0ZWQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuwDCgZEZXZpY2USCgoCaWQYASABKAkSEAoIY2xhc3NfaWQYAiABKAkSLwoJYWRtaXNzaW9uGAMgASgOMhwucGVuZHVsdW0udjEuRGV2aWNlQWRtaXNzaW9uEiYKC2Jvb3RlZF9zbG90GAQgASgOMhEucGVuZHVsdW0udjEuU2xvdBIZChFpbnN0YWxsZWRfdmVyc2lvbhgFIAEoCRIaChJjb21taXR0ZWRfc2VxdWVuY2UYBiABKAQSEwoLYWdlbnRfc3RhdGUYByABKAkSLQoJbGFzdF9zZWVuGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdjcmVhdGVkGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1CglpbnZlbnRvcnkYCiADKAsyIi5wZW5kdWx1bS52MS5EZXZpY2UuSW52ZW50b3J5RW50cnkSLAoLZGVwbG95bWVudHMYCyADKAsyFy5wZW5kdWx1bS52MS5EZXBsb3ltZW50Eg4KBnNpbGVudBgMIAEoCBIMCgR0YWdzGA0gAygJEg4KBmdyb3VwcxgOIAMoCRowCg5JbnZlbnRvcnlFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjsKEkxpc3REZXZpY2VzUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCRITCgtzaWxlbnRfb25seRgCIAEoCCI7ChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiQKB2RldmljZXMYASADKAsyEy5wZW5kdWx1bS52MS5EZXZpY2UiKAoTQWNjZXB0RGV2aWNlUmVxdWVzdBIRCglkZXZpY2VfaWQYASABKAkiOwoUQWNjZXB0RGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIigKE1JlamVjdERldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIjsKFFJlamVjdERldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSJBChlQcmVhdXRob3JpemVEZXZpY2VSZXF1ZXN0EhIKCnB1YmxpY19rZXkYASABKAwSEAoIY2xhc3NfaWQYAiABKAkiQQoaUHJlYXV0aG9yaXplRGV2aWNlUmVzcG9uc2USIwoGZGV2aWNlGAEgASgLMhMucGVuZHVsdW0udjEuRGV2aWNlIi4KGURlY29tbWlzc2lvbkRldmljZVJlcXVlc3QSEQoJZGV2aWNlX2lkGAEgASgJIkEKGkRlY29tbWlzc2lvbkRldmljZVJlc3BvbnNlEiMKBmRldmljZRgBIAEoCzITLnBlbmR1bHVtLnYxLkRldmljZSJuChNMaXN0QXVkaXRMb2dSZXF1ZXN0Eg8KB3N1YmplY3QYASABKAkSDQoFYWN0b3IYAiABKAkSFQoNYWN0aW9uX3ByZWZpeBgDIAEoCRINCgVsaW1pdBgEIAEoDRIRCgliZWZvcmVfaWQYBSABKAQihQEKCkF1ZGl0RW50cnkSCgoCaWQYASABKAQSJgoCYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAMgASgJEg4KBmFjdGlvbhgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEhMKC2RldGFpbF9qc29uGAYgASgJIkAKFExpc3RBdWRpdExvZ1Jlc3BvbnNlEigKB2VudHJpZXMYASADKAsyFy5wZW5kdWx1bS52MS5BdWRpdEVudHJ5ImUKG0NyZWF0ZUVucm9sbWVudFRva2VuUmVxdWVzdBIQCghjbGFzc19pZBgBIAEoCRImCgN0dGwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SDAoEdXNlcxgDIAEoDSJmChxDcmVhdGVFbnJvbG1lbnRUb2tlblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEgoKAmlkGAIgASgJEisKB2V4cGlyZXMYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKnwKDFJvbGxvdXRTdGF0ZRIdChlST0xMT1VUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUUk9MTE9VVF9TVEFURV9BQ1RJVkUQARIYChRST0xMT1VUX1NUQVRFX1BBVVNFRBACEhkKFVJPTExPVVRfU1RBVEVfQUJPUlRFRBADKrQBCg9EZXZpY2VBZG1pc3Npb24SIAocREVWSUNFX0FETUlTU0lPTl9VTlNQRUNJRklFRBAAEhwKGERFVklDRV9BRE1JU1NJT05fUEVORElORxABEh0KGURFVklDRV9BRE1JU1NJT05fQUNDRVBURUQQAhIdChlERVZJQ0VfQURNSVNTSU9OX1JFSkVDVEVEEAMSIwofREVWSUNFX0FETUlTU0lPTl9ERUNPTU1JU1NJT05FRBAEMogKCgxGbGVldFNlcnZpY2USVgoNQ3JlYXRlUm9sbG91dBIhLnBlbmR1bHVtLnYxLkNyZWF0ZVJvbGxvdXRSZXF1ZXN0GiIucGVuZHVsdW0udjEuQ3JlYXRlUm9sbG91dFJlc3BvbnNlElMKDExpc3RSb2xsb3V0cxIgLnBlbmR1bHVtLnYxLkxpc3RSb2xsb3V0c1JlcXVlc3QaIS5wZW5kdWx1bS52MS5MaXN0Um9sbG91dHNSZXNwb25zZRJfChBHZXRSb2xsb3V0U3RhdHVzEiQucGVuZHVsdW0udjEuR2V0Um9sbG91dFN0YXR1c1JlcXVlc3QaJS5wZW5kdWx1bS52MS5HZXRSb2xsb3V0U3RhdHVzUmVzcG9uc2USUwoMUGF1c2VSb2xsb3V0EiAucGVuZHVsdW0udjEuUGF1c2VSb2xsb3V0UmVxdWVzdBohLnBlbmR1bHVtLnYxLlBhdXNlUm9sbG91dFJlc3BvbnNlElYKDVJlc3VtZVJvbGxvdXQSIS5wZW5kdWx1bS52MS5SZXN1bWVSb2xsb3V0UmVxdWVzdBoiLnBlbmR1bHVtLnYxLlJlc3VtZVJvbGxvdXRSZXNwb25zZRJTCgxBYm9ydFJvbGxvdXQSIC5wZW5kdWx1bS52MS5BYm9ydFJvbGxvdXRSZXF1ZXN0GiEucGVuZHVsdW0udjEuQWJvcnRSb2xsb3V0UmVzcG9uc2USXAoPU2V0RGV2aWNlTGFiZWxzEiMucGVuZHVsdW0udjEuU2V0RGV2aWNlTGFiZWxzUmVxdWVzdBokLnBlbmR1bHVtLnYxLlNldERldmljZUxhYmVsc1Jlc3BvbnNlElAKC0xpc3REZXZpY2VzEh8ucGVuZHVsdW0udjEuTGlzdERldmljZXNSZXF1ZXN0GiAucGVuZHVsdW0udjEuTGlzdERldmljZXNSZXNwb25zZRJTCgxBY2NlcHREZXZpY2USIC5wZW5kdWx1bS52MS5BY2NlcHREZXZpY2VSZXF1ZXN0GiEucGVuZHVsdW0udjEuQWNjZXB0RGV2aWNlUmVzcG9uc2USUwoMUmVqZWN0RGV2aWNlEiAucGVuZHVsdW0udjEuUmVqZWN0RGV2aWNlUmVxdWVzdBohLnBlbmR1bHVtLnYxLlJlamVjdERldmljZVJlc3BvbnNlEmUKElByZWF1dGhvcml6ZURldmljZRImLnBlbmR1bHVtLnYxLlByZWF1dGhvcml6ZURldmljZVJlcXVlc3QaJy5wZW5kdWx1bS52MS5QcmVhdXRob3JpemVEZXZpY2VSZXNwb25zZRJlChJEZWNvbW1pc3Npb25EZXZpY2USJi5wZW5kdWx1bS52MS5EZWNvbW1pc3Npb25EZXZpY2VSZXF1ZXN0GicucGVuZHVsdW0udjEuRGVjb21taXNzaW9uRGV2aWNlUmVzcG9uc2USUwoMTGlzdEF1ZGl0TG9nEiAucGVuZHVsdW0udjEuTGlzdEF1ZGl0TG9nUmVxdWVzdBohLnBlbmR1bHVtLnYxLkxpc3RBdWRpdExvZ1Jlc3BvbnNlEmsKFENyZWF0ZUVucm9sbWVudFRva2VuEigucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXF1ZXN0GikucGVuZHVsdW0udjEuQ3JlYXRlRW5yb2xtZW50VG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_pendulum_v1_device]);
 
 /**
  * RolloutPhase is one step of a rollout.
@@ -90,6 +90,45 @@ export const FailureThresholdSchema: GenMessage<FailureThreshold> = /*@__PURE__*
   messageDesc(file_pendulum_v1_fleet, 1);
 
 /**
+ * HealthWatch pauses a rollout whose committed devices turn unhealthy after
+ * their commit: the agent restarting too often, periodic health checks
+ * failing, or the device going silent.
+ *
+ * @generated from message pendulum.v1.HealthWatch
+ */
+export type HealthWatch = Message<"pendulum.v1.HealthWatch"> & {
+  /**
+   * How long after its commit a device is watched.
+   *
+   * @generated from field: google.protobuf.Duration duration = 1;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * A watched device whose agent started more often than this since its
+   * commit is unhealthy (3 when 0).
+   *
+   * @generated from field: uint32 max_agent_restarts = 2;
+   */
+  maxAgentRestarts: number;
+
+  /**
+   * Pause once this many, or this share, of the watched devices are
+   * unhealthy (min_finished: watched devices before a ratio counts).
+   *
+   * @generated from field: pendulum.v1.FailureThreshold max_unhealthy = 3;
+   */
+  maxUnhealthy?: FailureThreshold | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.HealthWatch.
+ * Use `create(HealthWatchSchema)` to create a new message.
+ */
+export const HealthWatchSchema: GenMessage<HealthWatch> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 2);
+
+/**
  * RolloutSelector picks devices within the release's class: those named in
  * `device_ids`, and those that carry every tag in `tags` and belong to at
  * least one of `groups` (an empty list asks nothing). With only ids given,
@@ -119,7 +158,7 @@ export type RolloutSelector = Message<"pendulum.v1.RolloutSelector"> & {
  * Use `create(RolloutSelectorSchema)` to create a new message.
  */
 export const RolloutSelectorSchema: GenMessage<RolloutSelector> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 2);
+  messageDesc(file_pendulum_v1_fleet, 3);
 
 /**
  * Rollout offers one release to a selected part of the fleet.
@@ -204,6 +243,13 @@ export type Rollout = Message<"pendulum.v1.Rollout"> & {
    * @generated from field: string pause_reason = 14;
    */
   pauseReason: string;
+
+  /**
+   * Unset when devices are not watched after their commit.
+   *
+   * @generated from field: pendulum.v1.HealthWatch health_watch = 15;
+   */
+  healthWatch?: HealthWatch | undefined;
 };
 
 /**
@@ -211,7 +257,7 @@ export type Rollout = Message<"pendulum.v1.Rollout"> & {
  * Use `create(RolloutSchema)` to create a new message.
  */
 export const RolloutSchema: GenMessage<Rollout> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 3);
+  messageDesc(file_pendulum_v1_fleet, 4);
 
 /**
  * CreateRolloutRequest names the release, the devices and the plan.
@@ -254,6 +300,11 @@ export type CreateRolloutRequest = Message<"pendulum.v1.CreateRolloutRequest"> &
    * @generated from field: pendulum.v1.MaintenanceWindow window = 6;
    */
   window?: MaintenanceWindow | undefined;
+
+  /**
+   * @generated from field: pendulum.v1.HealthWatch health_watch = 7;
+   */
+  healthWatch?: HealthWatch | undefined;
 };
 
 /**
@@ -261,7 +312,7 @@ export type CreateRolloutRequest = Message<"pendulum.v1.CreateRolloutRequest"> &
  * Use `create(CreateRolloutRequestSchema)` to create a new message.
  */
 export const CreateRolloutRequestSchema: GenMessage<CreateRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 4);
+  messageDesc(file_pendulum_v1_fleet, 5);
 
 /**
  * CreateRolloutResponse returns the new rollout.
@@ -280,7 +331,7 @@ export type CreateRolloutResponse = Message<"pendulum.v1.CreateRolloutResponse">
  * Use `create(CreateRolloutResponseSchema)` to create a new message.
  */
 export const CreateRolloutResponseSchema: GenMessage<CreateRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 5);
+  messageDesc(file_pendulum_v1_fleet, 6);
 
 /**
  * ListRolloutsRequest is empty.
@@ -295,7 +346,7 @@ export type ListRolloutsRequest = Message<"pendulum.v1.ListRolloutsRequest"> & {
  * Use `create(ListRolloutsRequestSchema)` to create a new message.
  */
 export const ListRolloutsRequestSchema: GenMessage<ListRolloutsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 6);
+  messageDesc(file_pendulum_v1_fleet, 7);
 
 /**
  * ListRolloutsResponse lists rollouts, newest first.
@@ -314,7 +365,211 @@ export type ListRolloutsResponse = Message<"pendulum.v1.ListRolloutsResponse"> &
  * Use `create(ListRolloutsResponseSchema)` to create a new message.
  */
 export const ListRolloutsResponseSchema: GenMessage<ListRolloutsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 7);
+  messageDesc(file_pendulum_v1_fleet, 8);
+
+/**
+ * GetRolloutStatusRequest names the rollout.
+ *
+ * @generated from message pendulum.v1.GetRolloutStatusRequest
+ */
+export type GetRolloutStatusRequest = Message<"pendulum.v1.GetRolloutStatusRequest"> & {
+  /**
+   * @generated from field: string rollout_id = 1;
+   */
+  rolloutId: string;
+};
+
+/**
+ * Describes the message pendulum.v1.GetRolloutStatusRequest.
+ * Use `create(GetRolloutStatusRequestSchema)` to create a new message.
+ */
+export const GetRolloutStatusRequestSchema: GenMessage<GetRolloutStatusRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 9);
+
+/**
+ * StageCounts counts deployments (and devices waiting for theirs) by stage.
+ *
+ * @generated from message pendulum.v1.StageCounts
+ */
+export type StageCounts = Message<"pendulum.v1.StageCounts"> & {
+  /**
+   * Selected, in a phase that has started, not started the release yet.
+   *
+   * @generated from field: uint32 pending = 1;
+   */
+  pending: number;
+
+  /**
+   * @generated from field: uint32 downloading = 2;
+   */
+  downloading: number;
+
+  /**
+   * Installed to the inactive slot, or being activated (armed, rebooting,
+   * verifying, rolling back).
+   *
+   * @generated from field: uint32 installed = 3;
+   */
+  installed: number;
+
+  /**
+   * @generated from field: uint32 committed = 4;
+   */
+  committed: number;
+
+  /**
+   * @generated from field: uint32 failed = 5;
+   */
+  failed: number;
+
+  /**
+   * @generated from field: uint32 rolled_back = 6;
+   */
+  rolledBack: number;
+};
+
+/**
+ * Describes the message pendulum.v1.StageCounts.
+ * Use `create(StageCountsSchema)` to create a new message.
+ */
+export const StageCountsSchema: GenMessage<StageCounts> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 10);
+
+/**
+ * PhaseStatus is one phase's share of the selection and where its devices are.
+ *
+ * @generated from message pendulum.v1.PhaseStatus
+ */
+export type PhaseStatus = Message<"pendulum.v1.PhaseStatus"> & {
+  /**
+   * @generated from field: double percent = 1;
+   */
+  percent: number;
+
+  /**
+   * The phase has started.
+   *
+   * @generated from field: bool open = 2;
+   */
+  open: boolean;
+
+  /**
+   * Selected devices whose place falls in this phase (and no earlier one).
+   *
+   * @generated from field: uint32 devices = 3;
+   */
+  devices: number;
+
+  /**
+   * @generated from field: pendulum.v1.StageCounts counts = 4;
+   */
+  counts?: StageCounts | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.PhaseStatus.
+ * Use `create(PhaseStatusSchema)` to create a new message.
+ */
+export const PhaseStatusSchema: GenMessage<PhaseStatus> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 11);
+
+/**
+ * StageTime is how long deployments spent in one stage.
+ *
+ * @generated from message pendulum.v1.StageTime
+ */
+export type StageTime = Message<"pendulum.v1.StageTime"> & {
+  /**
+   * start (offered → downloading), download (→ installed), wait_for_window
+   * (→ armed), reboot (→ verifying), health_check (→ committed or rolled back).
+   *
+   * @generated from field: string stage = 1;
+   */
+  stage: string;
+
+  /**
+   * @generated from field: uint32 samples = 2;
+   */
+  samples: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration p50 = 3;
+   */
+  p50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration p90 = 4;
+   */
+  p90?: Duration | undefined;
+};
+
+/**
+ * Describes the message pendulum.v1.StageTime.
+ * Use `create(StageTimeSchema)` to create a new message.
+ */
+export const StageTimeSchema: GenMessage<StageTime> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 12);
+
+/**
+ * GetRolloutStatusResponse is the rollout and its progress.
+ *
+ * @generated from message pendulum.v1.GetRolloutStatusResponse
+ */
+export type GetRolloutStatusResponse = Message<"pendulum.v1.GetRolloutStatusResponse"> & {
+  /**
+   * @generated from field: pendulum.v1.Rollout rollout = 1;
+   */
+  rollout?: Rollout | undefined;
+
+  /**
+   * Admitted devices the selector takes now.
+   *
+   * @generated from field: uint32 selected = 2;
+   */
+  selected: number;
+
+  /**
+   * @generated from field: repeated pendulum.v1.PhaseStatus phases = 3;
+   */
+  phases: PhaseStatus[];
+
+  /**
+   * @generated from field: pendulum.v1.StageCounts total = 4;
+   */
+  total?: StageCounts | undefined;
+
+  /**
+   * Error code → deployments that failed or rolled back with it.
+   *
+   * @generated from field: map<string, uint32> failure_reasons = 5;
+   */
+  failureReasons: { [key: string]: number };
+
+  /**
+   * @generated from field: repeated pendulum.v1.StageTime stage_times = 6;
+   */
+  stageTimes: StageTime[];
+
+  /**
+   * Devices in their post-commit health watch, and how many of them are
+   * unhealthy (with the health watch unset: 0 and 0).
+   *
+   * @generated from field: uint32 watched = 7;
+   */
+  watched: number;
+
+  /**
+   * @generated from field: uint32 unhealthy = 8;
+   */
+  unhealthy: number;
+};
+
+/**
+ * Describes the message pendulum.v1.GetRolloutStatusResponse.
+ * Use `create(GetRolloutStatusResponseSchema)` to create a new message.
+ */
+export const GetRolloutStatusResponseSchema: GenMessage<GetRolloutStatusResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 13);
 
 /**
  * PauseRolloutRequest names the rollout.
@@ -333,7 +588,7 @@ export type PauseRolloutRequest = Message<"pendulum.v1.PauseRolloutRequest"> & {
  * Use `create(PauseRolloutRequestSchema)` to create a new message.
  */
 export const PauseRolloutRequestSchema: GenMessage<PauseRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 8);
+  messageDesc(file_pendulum_v1_fleet, 14);
 
 /**
  * PauseRolloutResponse returns the rollout.
@@ -352,7 +607,7 @@ export type PauseRolloutResponse = Message<"pendulum.v1.PauseRolloutResponse"> &
  * Use `create(PauseRolloutResponseSchema)` to create a new message.
  */
 export const PauseRolloutResponseSchema: GenMessage<PauseRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 9);
+  messageDesc(file_pendulum_v1_fleet, 15);
 
 /**
  * ResumeRolloutRequest names the rollout.
@@ -371,7 +626,7 @@ export type ResumeRolloutRequest = Message<"pendulum.v1.ResumeRolloutRequest"> &
  * Use `create(ResumeRolloutRequestSchema)` to create a new message.
  */
 export const ResumeRolloutRequestSchema: GenMessage<ResumeRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 10);
+  messageDesc(file_pendulum_v1_fleet, 16);
 
 /**
  * ResumeRolloutResponse returns the rollout.
@@ -390,7 +645,7 @@ export type ResumeRolloutResponse = Message<"pendulum.v1.ResumeRolloutResponse">
  * Use `create(ResumeRolloutResponseSchema)` to create a new message.
  */
 export const ResumeRolloutResponseSchema: GenMessage<ResumeRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 11);
+  messageDesc(file_pendulum_v1_fleet, 17);
 
 /**
  * AbortRolloutRequest names the rollout.
@@ -409,7 +664,7 @@ export type AbortRolloutRequest = Message<"pendulum.v1.AbortRolloutRequest"> & {
  * Use `create(AbortRolloutRequestSchema)` to create a new message.
  */
 export const AbortRolloutRequestSchema: GenMessage<AbortRolloutRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 12);
+  messageDesc(file_pendulum_v1_fleet, 18);
 
 /**
  * AbortRolloutResponse returns the rollout.
@@ -428,7 +683,7 @@ export type AbortRolloutResponse = Message<"pendulum.v1.AbortRolloutResponse"> &
  * Use `create(AbortRolloutResponseSchema)` to create a new message.
  */
 export const AbortRolloutResponseSchema: GenMessage<AbortRolloutResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 13);
+  messageDesc(file_pendulum_v1_fleet, 19);
 
 /**
  * SetDeviceLabelsRequest replaces a device's labels. A label is 1 to 64 of
@@ -458,7 +713,7 @@ export type SetDeviceLabelsRequest = Message<"pendulum.v1.SetDeviceLabelsRequest
  * Use `create(SetDeviceLabelsRequestSchema)` to create a new message.
  */
 export const SetDeviceLabelsRequestSchema: GenMessage<SetDeviceLabelsRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 14);
+  messageDesc(file_pendulum_v1_fleet, 20);
 
 /**
  * SetDeviceLabelsResponse returns the device.
@@ -477,7 +732,7 @@ export type SetDeviceLabelsResponse = Message<"pendulum.v1.SetDeviceLabelsRespon
  * Use `create(SetDeviceLabelsResponseSchema)` to create a new message.
  */
 export const SetDeviceLabelsResponseSchema: GenMessage<SetDeviceLabelsResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 15);
+  messageDesc(file_pendulum_v1_fleet, 21);
 
 /**
  * Deployment is one device's attempt to install one release.
@@ -541,7 +796,7 @@ export type Deployment = Message<"pendulum.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 16);
+  messageDesc(file_pendulum_v1_fleet, 22);
 
 /**
  * Device is what the server knows about one device.
@@ -633,7 +888,7 @@ export type Device = Message<"pendulum.v1.Device"> & {
  * Use `create(DeviceSchema)` to create a new message.
  */
 export const DeviceSchema: GenMessage<Device> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 17);
+  messageDesc(file_pendulum_v1_fleet, 23);
 
 /**
  * ListDevicesRequest filters devices.
@@ -661,7 +916,7 @@ export type ListDevicesRequest = Message<"pendulum.v1.ListDevicesRequest"> & {
  * Use `create(ListDevicesRequestSchema)` to create a new message.
  */
 export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 18);
+  messageDesc(file_pendulum_v1_fleet, 24);
 
 /**
  * ListDevicesResponse lists devices.
@@ -680,7 +935,7 @@ export type ListDevicesResponse = Message<"pendulum.v1.ListDevicesResponse"> & {
  * Use `create(ListDevicesResponseSchema)` to create a new message.
  */
 export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 19);
+  messageDesc(file_pendulum_v1_fleet, 25);
 
 /**
  * AcceptDeviceRequest names the device.
@@ -699,7 +954,7 @@ export type AcceptDeviceRequest = Message<"pendulum.v1.AcceptDeviceRequest"> & {
  * Use `create(AcceptDeviceRequestSchema)` to create a new message.
  */
 export const AcceptDeviceRequestSchema: GenMessage<AcceptDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 20);
+  messageDesc(file_pendulum_v1_fleet, 26);
 
 /**
  * AcceptDeviceResponse returns the device.
@@ -718,7 +973,7 @@ export type AcceptDeviceResponse = Message<"pendulum.v1.AcceptDeviceResponse"> &
  * Use `create(AcceptDeviceResponseSchema)` to create a new message.
  */
 export const AcceptDeviceResponseSchema: GenMessage<AcceptDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 21);
+  messageDesc(file_pendulum_v1_fleet, 27);
 
 /**
  * RejectDeviceRequest names the device.
@@ -737,7 +992,7 @@ export type RejectDeviceRequest = Message<"pendulum.v1.RejectDeviceRequest"> & {
  * Use `create(RejectDeviceRequestSchema)` to create a new message.
  */
 export const RejectDeviceRequestSchema: GenMessage<RejectDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 22);
+  messageDesc(file_pendulum_v1_fleet, 28);
 
 /**
  * RejectDeviceResponse returns the device.
@@ -756,7 +1011,7 @@ export type RejectDeviceResponse = Message<"pendulum.v1.RejectDeviceResponse"> &
  * Use `create(RejectDeviceResponseSchema)` to create a new message.
  */
 export const RejectDeviceResponseSchema: GenMessage<RejectDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 23);
+  messageDesc(file_pendulum_v1_fleet, 29);
 
 /**
  * PreauthorizeDeviceRequest names the device by its public key.
@@ -782,7 +1037,7 @@ export type PreauthorizeDeviceRequest = Message<"pendulum.v1.PreauthorizeDeviceR
  * Use `create(PreauthorizeDeviceRequestSchema)` to create a new message.
  */
 export const PreauthorizeDeviceRequestSchema: GenMessage<PreauthorizeDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 24);
+  messageDesc(file_pendulum_v1_fleet, 30);
 
 /**
  * PreauthorizeDeviceResponse returns the device.
@@ -801,7 +1056,7 @@ export type PreauthorizeDeviceResponse = Message<"pendulum.v1.PreauthorizeDevice
  * Use `create(PreauthorizeDeviceResponseSchema)` to create a new message.
  */
 export const PreauthorizeDeviceResponseSchema: GenMessage<PreauthorizeDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 25);
+  messageDesc(file_pendulum_v1_fleet, 31);
 
 /**
  * DecommissionDeviceRequest names the device.
@@ -820,7 +1075,7 @@ export type DecommissionDeviceRequest = Message<"pendulum.v1.DecommissionDeviceR
  * Use `create(DecommissionDeviceRequestSchema)` to create a new message.
  */
 export const DecommissionDeviceRequestSchema: GenMessage<DecommissionDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 26);
+  messageDesc(file_pendulum_v1_fleet, 32);
 
 /**
  * DecommissionDeviceResponse returns the device.
@@ -839,7 +1094,121 @@ export type DecommissionDeviceResponse = Message<"pendulum.v1.DecommissionDevice
  * Use `create(DecommissionDeviceResponseSchema)` to create a new message.
  */
 export const DecommissionDeviceResponseSchema: GenMessage<DecommissionDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 27);
+  messageDesc(file_pendulum_v1_fleet, 33);
+
+/**
+ * ListAuditLogRequest filters the audit log; every filter is optional.
+ *
+ * @generated from message pendulum.v1.ListAuditLogRequest
+ */
+export type ListAuditLogRequest = Message<"pendulum.v1.ListAuditLogRequest"> & {
+  /**
+   * Only changes of this rollout, release, device or token id.
+   *
+   * @generated from field: string subject = 1;
+   */
+  subject: string;
+
+  /**
+   * Only changes by this actor: "token:<name>", "device:<id>", "server:…".
+   *
+   * @generated from field: string actor = 2;
+   */
+  actor: string;
+
+  /**
+   * Only actions starting with this, e.g. "rollout." or "device.accepted".
+   *
+   * @generated from field: string action_prefix = 3;
+   */
+  actionPrefix: string;
+
+  /**
+   * At most this many (100 when 0, at most 1000).
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * Only entries older than this id, to page back.
+   *
+   * @generated from field: uint64 before_id = 5;
+   */
+  beforeId: bigint;
+};
+
+/**
+ * Describes the message pendulum.v1.ListAuditLogRequest.
+ * Use `create(ListAuditLogRequestSchema)` to create a new message.
+ */
+export const ListAuditLogRequestSchema: GenMessage<ListAuditLogRequest> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 34);
+
+/**
+ * AuditEntry is one recorded change: who, what, when.
+ *
+ * @generated from message pendulum.v1.AuditEntry
+ */
+export type AuditEntry = Message<"pendulum.v1.AuditEntry"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 2;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string actor = 3;
+   */
+  actor: string;
+
+  /**
+   * @generated from field: string action = 4;
+   */
+  action: string;
+
+  /**
+   * @generated from field: string subject = 5;
+   */
+  subject: string;
+
+  /**
+   * What changed, as JSON.
+   *
+   * @generated from field: string detail_json = 6;
+   */
+  detailJson: string;
+};
+
+/**
+ * Describes the message pendulum.v1.AuditEntry.
+ * Use `create(AuditEntrySchema)` to create a new message.
+ */
+export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 35);
+
+/**
+ * ListAuditLogResponse lists entries, newest first.
+ *
+ * @generated from message pendulum.v1.ListAuditLogResponse
+ */
+export type ListAuditLogResponse = Message<"pendulum.v1.ListAuditLogResponse"> & {
+  /**
+   * @generated from field: repeated pendulum.v1.AuditEntry entries = 1;
+   */
+  entries: AuditEntry[];
+};
+
+/**
+ * Describes the message pendulum.v1.ListAuditLogResponse.
+ * Use `create(ListAuditLogResponseSchema)` to create a new message.
+ */
+export const ListAuditLogResponseSchema: GenMessage<ListAuditLogResponse> = /*@__PURE__*/
+  messageDesc(file_pendulum_v1_fleet, 36);
 
 /**
  * CreateEnrolmentTokenRequest says whom the token admits.
@@ -874,7 +1243,7 @@ export type CreateEnrolmentTokenRequest = Message<"pendulum.v1.CreateEnrolmentTo
  * Use `create(CreateEnrolmentTokenRequestSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenRequestSchema: GenMessage<CreateEnrolmentTokenRequest> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 28);
+  messageDesc(file_pendulum_v1_fleet, 37);
 
 /**
  * CreateEnrolmentTokenResponse carries the secret, shown once.
@@ -903,7 +1272,7 @@ export type CreateEnrolmentTokenResponse = Message<"pendulum.v1.CreateEnrolmentT
  * Use `create(CreateEnrolmentTokenResponseSchema)` to create a new message.
  */
 export const CreateEnrolmentTokenResponseSchema: GenMessage<CreateEnrolmentTokenResponse> = /*@__PURE__*/
-  messageDesc(file_pendulum_v1_fleet, 29);
+  messageDesc(file_pendulum_v1_fleet, 38);
 
 /**
  * RolloutState is the lifecycle of a rollout.
@@ -1006,6 +1375,17 @@ export const FleetService: GenService<{
     output: typeof ListRolloutsResponseSchema;
   },
   /**
+   * GetRolloutStatus says how far a rollout has come: per phase, devices by
+   * stage; why deployments failed; how long each stage takes.
+   *
+   * @generated from rpc pendulum.v1.FleetService.GetRolloutStatus
+   */
+  getRolloutStatus: {
+    methodKind: "unary";
+    input: typeof GetRolloutStatusRequestSchema;
+    output: typeof GetRolloutStatusResponseSchema;
+  },
+  /**
    * PauseRollout stops offering a rollout's release to devices that have not
    * started it; devices already working on it finish.
    *
@@ -1100,6 +1480,16 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof DecommissionDeviceRequestSchema;
     output: typeof DecommissionDeviceResponseSchema;
+  },
+  /**
+   * ListAuditLog reads the append-only audit log, newest first.
+   *
+   * @generated from rpc pendulum.v1.FleetService.ListAuditLog
+   */
+  listAuditLog: {
+    methodKind: "unary";
+    input: typeof ListAuditLogRequestSchema;
+    output: typeof ListAuditLogResponseSchema;
   },
   /**
    * CreateEnrolmentToken makes a secret that admits new devices of one class

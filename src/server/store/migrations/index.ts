@@ -6,6 +6,9 @@ import { enrolmentTokens } from './0002-enrolment-tokens.js';
 import { reportSequence } from './0003-report-sequence.js';
 import { rolloutPlans } from './0004-rollout-plans.js';
 import { deviceLabels } from './0005-device-labels.js';
+import { fleetChanges } from './0006-fleet-changes.js';
+import { postCommitHealth } from './0007-post-commit-health.js';
+import { auditAppendOnly } from './0008-audit-append-only.js';
 
 // Names sort in the order they apply; never rename or edit a shipped one.
 export const migrations: Readonly<Record<string, Migration>> = {
@@ -14,6 +17,9 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003-report-sequence': reportSequence,
   '0004-rollout-plans': rolloutPlans,
   '0005-device-labels': deviceLabels,
+  '0006-fleet-changes': fleetChanges,
+  '0007-post-commit-health': postCommitHealth,
+  '0008-audit-append-only': auditAppendOnly,
 };
 
 // staticMigrationProvider hands Kysely's Migrator a fixed set of migrations.
