@@ -73,7 +73,8 @@ export const serverConfigSchema = z
     // rollouts and trust roots before reading them again. Changes made through
     // this server apply at once; through another replica (sharing the
     // database), within this long: a rejected device is refused, a new
-    // rollout or root is offered. An offer is always made from a fresh read.
+    // root is offered (a rollout change, within watch_poll_interval, when
+    // the fleet change log tells of it). An offer is always made from a fresh read.
     // 0: read everything on every call.
     cache_ttl: duration.default('5s'),
     // How often each replica's rollout controller advances phases that have

@@ -1,7 +1,7 @@
 // This process's writes, counted per kind of data that caches in front of the
 // store keep: a cache tagged with a count is stale once the count moves.
-// Another replica's writes do not move it; such caches also expire by age
-// (cache_ttl).
+// Another replica's writes move it only when the fleet change log tells of
+// them (watch/change-feed.ts); such caches also expire by age (cache_ttl).
 export interface StoreChanges {
   // Rollouts created, advanced, paused, resumed or aborted.
   rollouts: number;

@@ -1,7 +1,8 @@
 // Tells this replica's Watch hub about fleet changes: at once for a change
 // made here (announce), and by reading the change log every interval for
 // changes made through any replica sharing the database. Each change wakes
-// its devices once, however it was heard of.
+// its devices once, however it was heard of, and makes this replica read
+// active rollouts afresh.
 import type { Logger } from 'pino';
 import type { FleetChange, Store } from '../store/index.js';
 import type { WatchHub } from './hub.js';
@@ -45,6 +46,9 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const announce = (change: FleetChange): boolean => {
     if (seen.has(change.id)) return false;
     seen.set(change.id, Date.parse(change.at));
+    // What this replica read of rollouts (offers.ts) may predate the change:
+    // read again, instead of waiting out cache_ttl.
+    store.changes.rollouts++;
     hub.notify({ classId: change.classId, deviceId: change.deviceId });
     return true;
   };

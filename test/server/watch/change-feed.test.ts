@@ -53,6 +53,15 @@ forEachBackend((backend: Backend) => {
       expect(await feed.poll()).toBe(0);
     });
 
+    it('makes the replica read active rollouts afresh when it hears of a change made elsewhere', async () => {
+      const { feed } = feedOn(other);
+      const before = other.changes.rollouts;
+      await temp.store.fleetChanges.record({ classId: 'gw', now: new Date() });
+      expect(other.changes.rollouts).toBe(before);
+      await feed.poll();
+      expect(other.changes.rollouts).toBeGreaterThan(before);
+    });
+
     it('wakes once for a change it announced itself and then reads from the log', async () => {
       const { feed, woken } = feedOn(temp.store);
       const change = await temp.store.fleetChanges.record({ classId: 'gw', now: new Date() });
