@@ -280,11 +280,16 @@ function contextOf<P>(call: AnyCall, path: string, life: CallLife): CallContext<
   };
 }
 
-// writeAll drains an async iterable into a response stream, one message at a
-// time: the next is taken only once HTTP/2 has taken the last, which for a
-// peer that reads slowly is when its flow-control window allows. (grpc-js
-// would queue 16 messages before write() said to wait: 16 MiB of a download
-// held per slow device.) `settle` is awaited before the first message and the end.
+// Messages of one response stream that may wait in the server for HTTP/2 to
+// take them: enough that reading the next (a payload chunk from disk)
+// overlaps sending the last, few enough that a peer reading slowly pins
+// little memory. (grpc-js alone would queue 16 before write() said to wait.)
+const maxPendingWrites = 4;
+
+// writeAll drains an async iterable into a response stream, at most
+// maxPendingWrites messages ahead of what HTTP/2 has taken, which for a peer
+// that reads slowly is what its flow-control window allows. `settle` is
+// awaited before the first message and the end.
 function writeAll(
   call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
   start: () => Promise<AsyncIterable<unknown>>,
@@ -296,6 +301,22 @@ function writeAll(
   call.on('cancelled', () => {
     cancelled = true;
   });
+  // Callbacks of writes HTTP/2 has not taken yet, and who waits for one.
+  let pending = 0;
+  let wake: (() => void) | undefined;
+  const taken = () => {
+    pending--;
+    wake?.();
+  };
+  // until waits (or not) until fewer than `limit` writes are pending, or the call is gone.
+  const until = async (limit: number) => {
+    while (pending >= limit && !cancelled)
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    wake = undefined;
+  };
+  call.on('cancelled', () => wake?.());
   (async () => {
     let first = true;
     for await (const message of await start()) {
@@ -304,15 +325,11 @@ function writeAll(
         first = false;
         await settle();
       }
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          call.off('cancelled', done);
-          resolve();
-        };
-        call.on('cancelled', done);
-        call.write(message, done);
-      });
+      pending++;
+      call.write(message, taken);
+      await until(maxPendingWrites);
     }
+    await until(1);
     await settle();
     life.finish();
     call.end();
