@@ -9,6 +9,7 @@ import { createBatcher } from './batch.js';
 import type { StoreChanges } from './changes.js';
 import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Admission, Database, DevicesTable, Slot } from './schema.js';
+import { createSeenBuffer } from './seen.js';
 import { guarded } from './store-error.js';
 
 // What a tag or group may be, and how many a device may carry of each.
@@ -160,6 +161,28 @@ async function writeCheckIn(
   return row === undefined ? undefined : toDevice(row);
 }
 
+// How often the times of check-ins that reported nothing new are written.
+export const seenFlushMs = 1000;
+
+// sameReport tells whether a check-in says what the device said last time.
+function sameReport(device: StoredDevice, status: CheckIn): boolean {
+  const a = device.health;
+  const b = status.health;
+  return (
+    device.bootedSlot === status.bootedSlot &&
+    device.installedVersion === status.installedVersion &&
+    device.committedSequence === status.committedSequence &&
+    device.trustRootVersion === status.trustRootVersion &&
+    device.agentState === status.agentState &&
+    JSON.stringify(device.inventory) === JSON.stringify(status.inventory) &&
+    a.committedAt === b.committedAt &&
+    a.restarts === b.restarts &&
+    a.checksRun === b.checksRun &&
+    a.checksFailed === b.checksFailed &&
+    a.lastFailure === b.lastFailure
+  );
+}
+
 function notFound(id: string): PendulumError {
   return new PendulumError('NOT_FOUND', `device ${id} not found`, { context: { deviceId: id } });
 }
@@ -171,7 +194,9 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
     return row === undefined ? undefined : toDevice(row);
   };
 
-  // Inside a caller's transaction a check-in is written there and then.
+  // Outside a transaction, a check-in that reports nothing new only notes
+  // the time (seen.ts); inside one, every check-in is written there and then.
+  const seen = db.isTransaction ? undefined : createSeenBuffer(db, seenFlushMs);
   const checkIns = db.isTransaction
     ? undefined
     : createBatcher<CheckInWrite, StoredDevice | undefined>((items) =>
@@ -254,7 +279,8 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
     },
 
     // recordCheckIn stores what the device reported about itself and returns
-    // the device. Check-ins arriving together are written in one transaction.
+    // the device. Check-ins arriving together are written in one transaction;
+    // one that reports nothing new only moves last_seen_at, within seenFlushMs.
     async recordCheckIn(id: string, status: CheckIn, now: Date): Promise<StoredDevice> {
       requireSafeInteger(status.committedSequence, 'committedSequence');
       requireSafeInteger(status.trustRootVersion, 'trustRootVersion');
@@ -265,10 +291,29 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
         checksFailed: health.checksFailed,
       }))
         requireSafeInteger(value, `health.${field}`);
-      const input = { id, status, at: iso(now) };
+      const at = iso(now);
+      if (seen !== undefined) {
+        const current = await get(id);
+        if (current === undefined) throw notFound(id);
+        if (sameReport(current, status)) {
+          seen.note(id, at);
+          return { ...current, lastSeenAt: at };
+        }
+      }
+      const input = { id, status, at };
       const device = await (checkIns?.add(input) ?? writeCheckIn(db, input));
       if (device === undefined) throw notFound(id);
       return device;
+    },
+
+    // flushSeen writes the last-seen times noted so far.
+    async flushSeen(): Promise<void> {
+      await seen?.flush();
+    },
+
+    // stopSeen writes what is noted and stops noting (the store is closing).
+    async stopSeen(): Promise<void> {
+      await seen?.stop();
     },
 
     // preauthorize registers a device key before the device first calls, as

@@ -96,7 +96,11 @@ export function createStore(
     async close() {
       if (db.isTransaction)
         throw new InvariantError('close() called on a store bound to a transaction');
-      await db.destroy();
+      try {
+        await store.devices.stopSeen();
+      } finally {
+        await db.destroy();
+      }
     },
   };
   return store;

@@ -138,6 +138,70 @@ forEachBackend((backend) => {
       });
     });
 
+    describe('a check-in that reports nothing new', () => {
+      const status = {
+        bootedSlot: 'A' as const,
+        installedVersion: '1.0.0',
+        committedSequence: 1,
+        trustRootVersion: 1,
+        agentState: 'idle',
+        inventory: { kernel: '6.1', board: 'x' },
+        health: noHealth,
+      };
+      const stored = async () => (await temp.openAnother()).devices.get('dev1');
+
+      it('is not written at once, and its time lands within a flush', async () => {
+        await store.devices.recordAuthentication(auth(1000));
+        await store.devices.recordCheckIn('dev1', status, at(2000));
+        const updatedAt = (await store.devices.get('dev1'))?.updatedAt;
+        const again = await store.devices.recordCheckIn('dev1', status, at(3000));
+        expect(again.lastSeenAt).toBe(at(3000).toISOString());
+        // The database still says 2000 until the buffer is flushed.
+        expect((await store.devices.get('dev1'))?.lastSeenAt).toBe(at(2000).toISOString());
+        await store.devices.flushSeen();
+        const device = await store.devices.get('dev1');
+        expect(device?.lastSeenAt).toBe(at(3000).toISOString());
+        expect(device?.updatedAt).toBe(updatedAt);
+      });
+
+      it('a report that changes anything is written at once', async () => {
+        await store.devices.recordAuthentication(auth(1000));
+        await store.devices.recordCheckIn('dev1', status, at(2000));
+        for (const [i, change] of [
+          { agentState: 'downloading' },
+          { inventory: { kernel: '6.2', board: 'x' } },
+          { health: { ...noHealth, restarts: 1 } },
+          { committedSequence: 2 },
+        ].entries()) {
+          await store.devices.recordCheckIn('dev1', { ...status, ...change }, at(3000 + i));
+          expect(await stored()).toMatchObject({
+            ...change,
+            lastSeenAt: at(3000 + i).toISOString(),
+          });
+        }
+      });
+
+      it('never moves last_seen_at back past a later check-in written meanwhile', async () => {
+        await store.devices.recordAuthentication(auth(1000));
+        await store.devices.recordCheckIn('dev1', status, at(2000));
+        await store.devices.recordCheckIn('dev1', status, at(3000));
+        // Another replica writes a changed report, seen later.
+        const other = await temp.openAnother();
+        await other.devices.recordCheckIn('dev1', { ...status, agentState: 'busy' }, at(4000));
+        await store.devices.flushSeen();
+        expect((await store.devices.get('dev1'))?.lastSeenAt).toBe(at(4000).toISOString());
+      });
+
+      it('closing the store writes what was noted', async () => {
+        const other = await temp.openAnother();
+        await other.devices.recordAuthentication(auth(1000));
+        await other.devices.recordCheckIn('dev1', status, at(2000));
+        await other.devices.recordCheckIn('dev1', status, at(5000));
+        await other.close();
+        expect((await store.devices.get('dev1'))?.lastSeenAt).toBe(at(5000).toISOString());
+      });
+    });
+
     it('checking in or admitting an unknown device is NOT_FOUND', async () => {
       const status = {
         bootedSlot: null,
