@@ -9,6 +9,7 @@ import { CheckInRequestSchema, Slot } from '../../src/gen/pendulum/v1/device_pb.
 import { spawnPinned } from './child.js';
 import { echoPath } from './echo-process.js';
 import { serverCore } from './fleet-server.js';
+import { type GcPauses, gcMeter } from './gc-meter.js';
 import { closedLoop, type LoadResult, openLoop } from './load.js';
 import { agentChannel, type SimAgent } from './sim-agent.js';
 
@@ -17,6 +18,8 @@ export interface RateResult extends LoadResult {
   // generator adds to every latency it measures).
   readonly clientLoopP99Ms?: number;
   readonly clientLoopMaxMs?: number;
+  // This process's garbage-collection pauses while measured.
+  readonly clientGc?: GcPauses;
   // Share of one core the server process used while measured (1 = all of it).
   readonly serverCpu: number;
   // The same for this process, the load generator.
@@ -144,6 +147,7 @@ export async function measureLatency(
   cpu.start();
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const gc = gcMeter();
   const result = await openLoop(perSecond, seconds, async (i) => {
     const agent = agents[i % agents.length];
     if (agent === undefined) throw new Error(`no agent ${i}`);
@@ -155,5 +159,6 @@ export async function measureLatency(
     ...cpu.shares(result.seconds),
     clientLoopP99Ms: loop.percentile(99) / 1e6,
     clientLoopMaxMs: loop.max / 1e6,
+    clientGc: gc.read(),
   };
 }

@@ -12,7 +12,12 @@ export interface LoadResult {
   readonly latenciesMs: readonly number[];
   // The first error, to say what failed.
   readonly firstError?: unknown;
+  // Open loop: when each call slower than slowMs was due (ms after the start).
+  readonly slowDueMs?: readonly number[];
 }
+
+// What the open loop counts as a slow call, to say when they happened.
+export const slowMs = 50;
 
 // closedLoop keeps `inFlight` calls going for `seconds` (after `warmupSeconds`
 // not counted); worker w makes its calls one after another.
@@ -70,6 +75,7 @@ export async function openLoop(
   const total = Math.round(perSecond * seconds);
   const start = performance.now();
   const latenciesMs: number[] = [];
+  const slowDueMs: number[] = [];
   let errors = 0;
   let firstError: unknown;
   const running: Promise<void>[] = [];
@@ -81,7 +87,9 @@ export async function openLoop(
       running.push(
         call(i).then(
           () => {
-            latenciesMs.push(performance.now() - due);
+            const latency = performance.now() - due;
+            latenciesMs.push(latency);
+            if (latency > slowMs) slowDueMs.push(due - start);
           },
           (error: unknown) => {
             errors++;
@@ -101,7 +109,24 @@ export async function openLoop(
     perSecond: latenciesMs.length / elapsed,
     latenciesMs,
     firstError,
+    slowDueMs,
   };
+}
+
+// slowSpells groups the due times of slow calls into spells (calls due within
+// 200 ms of each other): "at 1.2 s: 40 calls" says a stall, not a spread.
+export function slowSpells(dueMs: readonly number[]): string {
+  const sorted = [...dueMs].sort((a, b) => a - b);
+  const spells: { at: number; calls: number; last: number }[] = [];
+  for (const due of sorted) {
+    const spell = spells[spells.length - 1];
+    if (spell !== undefined && due - spell.last <= 200) {
+      spell.calls++;
+      spell.last = due;
+    } else spells.push({ at: due, calls: 1, last: due });
+  }
+  if (spells.length === 0) return 'none';
+  return spells.map((s) => `${(s.at / 1000).toFixed(1)} s: ${s.calls}`).join(', ');
 }
 
 // percentile of the values (p in 0..100), nearest rank.

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/main.js';
 import { durabilityStats } from '../../src/server/store/database.js';
+import { type GcPauses, gcMeter } from './gc-meter.js';
 
 export interface ServerReady {
   readonly address: string;
@@ -23,6 +24,7 @@ export interface ServerStats {
   readonly syncP50Ms: number;
   readonly syncP99Ms: number;
   readonly syncMaxMs: number;
+  readonly gc: GcPauses;
 }
 
 async function main(): Promise<void> {
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
   const server = await startServer(config, { log: pino({ level: 'silent' }) });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const gc = gcMeter();
   let before = durabilityStats(server.context.store.db);
   const stats = (): ServerStats => {
     const now = durabilityStats(server.context.store.db);
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       syncP50Ms: at(0.5),
       syncP99Ms: at(0.99),
       syncMaxMs: recent.at(-1) ?? 0,
+      gc: gc.read(),
     };
     before = now;
     loop.reset();

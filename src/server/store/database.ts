@@ -37,6 +37,27 @@ export function whenDurable(db: Kysely<Database>): Promise<void> {
   return groupCommits.get(db)?.durable() ?? Promise.resolve();
 }
 
+// withoutWaiting runs fn on one connection of `db` whose commits nobody
+// waits for: writes that may be lost to a power cut (last-seen times), which
+// must not hold up replies until they are synced. On PostgreSQL, fn simply
+// runs: each commit there is durable when it returns.
+export async function withoutWaiting<T>(
+  db: Kysely<Database>,
+  fn: (connection: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  const commits = groupCommits.get(db);
+  if (commits === undefined) return fn(db);
+  // On SQLite's one connection, held here: no other caller's commit runs meanwhile.
+  return db.connection().execute(async (connection) => {
+    commits.lazy = true;
+    try {
+      return await fn(connection);
+    } finally {
+      commits.lazy = false;
+    }
+  });
+}
+
 // durabilityStats is what the group commit of `db` has done (undefined for a
 // database openDatabase did not make, or PostgreSQL).
 export function durabilityStats(db: Kysely<Database>): GroupCommitStats | undefined {

@@ -10,6 +10,9 @@ import { PendulumError } from '../../errors.js';
 export interface GroupCommit {
   // committed notes that a transaction has just committed.
   committed(): void;
+  // While true, commits are not noted: nobody waits for them to be synced
+  // (the next sync, or the next checkpoint, takes them to stable storage).
+  lazy: boolean;
   // durable resolves once every commit noted so far is on stable storage.
   durable(): Promise<void>;
   // close waits for a sync in flight and releases the WAL file.
@@ -86,6 +89,7 @@ export function createGroupCommit(walFile: string, options: GroupCommitOptions =
   };
 
   return {
+    lazy: false,
     committed() {
       commits++;
     },

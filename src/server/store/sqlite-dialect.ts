@@ -58,8 +58,10 @@ class DurableSqliteConnection implements DatabaseConnection {
       if (!stmt.readonly) this.#dirty = true;
       if (this.#dirty && !this.#db.inTransaction) {
         this.#dirty = false;
-        this.committedSinceTaken = true;
-        this.#commits.committed();
+        if (!this.#commits.lazy) {
+          this.committedSinceTaken = true;
+          this.#commits.committed();
+        }
       }
     }
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPendulumError } from '../../../src/errors.js';
-import { openDatabase } from '../../../src/server/store/database.js';
+import { openDatabase, withoutWaiting } from '../../../src/server/store/database.js';
 import type { WalSync } from '../../../src/server/store/group-commit.js';
 import { createStore, type Store } from '../../../src/server/store/index.js';
 import { at, hex64 } from './temp-store.js';
@@ -115,6 +115,27 @@ describe('group commit', () => {
     await held.finishAll();
     await Promise.all(more);
     expect(held.calls()).toBe(2);
+    await store.close();
+  });
+
+  it('a write made without waiting holds up neither itself nor durable(), and a later sync covers it', async () => {
+    const held = heldSync();
+    const store = await openHeld(held.sync);
+    const lazy = withoutWaiting(store.db, (connection) =>
+      connection
+        .insertInto('payloads')
+        .values({ id: hex64(1), size: 1, created_at: at(0).toISOString() })
+        .execute(),
+    );
+    expect(await settled(lazy)).toBe(true);
+    expect(await settled(store.durable())).toBe(true);
+    expect(held.calls()).toBe(0);
+    // A write that waits, made after it, still waits: its sync takes both to disk.
+    const write = store.payloads.insert({ id: hex64(2), size: 1, now: at(0) });
+    expect(await settled(write)).toBe(false);
+    await held.finishAll();
+    await write;
+    expect(held.calls()).toBe(1);
     await store.close();
   });
 
