@@ -72,6 +72,15 @@ async function checkInRows(...[dir, options, log, vendor]: Parameters<Measure>):
       pass: Math.min(ratio, coreRatio) >= 0.8,
     },
   ];
+  const signedRatio = load.signedEchoRate / load.echoRate;
+  const signedCoreRatio = load.signedEchoPerCore / load.echoPerCore;
+  rows.push({
+    measure:
+      'the floor: the same echo signing each reply with Ed25519, as the server signs every check-in reply (a freshness statement bound to the device nonce)',
+    goal: 'printed',
+    result: `${load.signedEchoRate.toFixed(0)}/s = ${signedRatio.toFixed(2)}× echo; per second of server CPU ${load.signedEchoPerCore.toFixed(0)} = ${signedCoreRatio.toFixed(2)}×`,
+    pass: undefined,
+  });
   const latency = load.latency;
   if (latency !== undefined) {
     const p50 = percentile(latency.latenciesMs, 50);

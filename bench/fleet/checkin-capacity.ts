@@ -7,7 +7,7 @@ import { create, toBinary } from '@bufbuild/protobuf';
 import { Metadata } from '@grpc/grpc-js';
 import { CheckInRequestSchema, Slot } from '../../src/gen/pendulum/v1/device_pb.js';
 import { spawnPinned } from './child.js';
-import { echoPath } from './echo-process.js';
+import { echoPath, signedEchoPath } from './echo-process.js';
 import { serverCore } from './fleet-server.js';
 import { type GcPauses, gcMeter } from './gc-meter.js';
 import { closedLoop, type LoadResult, openLoop } from './load.js';
@@ -67,8 +67,9 @@ export function sampleCheckInBytes(): Buffer {
 
 export interface EchoServer {
   readonly cpuSeconds: () => number;
-  // measure drives the echo like the check-ins: `inFlight` connections, one call each at a time.
-  measure(seconds: number, warmupSeconds: number): Promise<RateResult>;
+  // measure drives the echo like the check-ins: `inFlight` connections, one
+  // call each at a time; `signed`: the echo that signs each reply.
+  measure(seconds: number, warmupSeconds: number, signed?: boolean): Promise<RateResult>;
   stop(): Promise<void>;
 }
 
@@ -82,12 +83,12 @@ export async function startEcho(inFlight: number): Promise<EchoServer> {
   // The same call as a check-in on the wire: its bytes, a bearer token and a deadline.
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer pdd_${'x'.repeat(43)}`);
-  const call = (worker: number) =>
+  const call = (worker: number, path: string) =>
     new Promise<void>((resolve, reject) => {
       const channel = channels[worker];
       if (channel === undefined) return reject(new Error(`no channel ${worker}`));
       channel.makeUnaryRequest(
-        echoPath,
+        path,
         identity,
         identity,
         payload,
@@ -99,9 +100,16 @@ export async function startEcho(inFlight: number): Promise<EchoServer> {
   const cpuSeconds = () => child.cpuSeconds();
   return {
     cpuSeconds,
-    async measure(seconds, warmupSeconds) {
+    async measure(seconds, warmupSeconds, signed = false) {
       const cpu = cpuMeter(cpuSeconds);
-      const result = await closedLoop(inFlight, seconds, warmupSeconds, call, () => cpu.start());
+      const path = signed ? signedEchoPath : echoPath;
+      const result = await closedLoop(
+        inFlight,
+        seconds,
+        warmupSeconds,
+        (worker) => call(worker, path),
+        () => cpu.start(),
+      );
       return { ...result, ...cpu.shares(result.seconds) };
     },
     async stop() {

@@ -18,6 +18,7 @@ import { benchClass, type Vendor } from './vendor.js';
 
 export interface Round {
   readonly echo: RateResult;
+  readonly signedEcho: RateResult;
   readonly checkIn: RateResult;
 }
 
@@ -28,6 +29,9 @@ export interface CheckInLoadResult {
   readonly echoRate: number;
   readonly checkInRate: number;
   readonly echoPerCore: number;
+  // The echo that signs each reply: the floor under a check-in's cost.
+  readonly signedEchoRate: number;
+  readonly signedEchoPerCore: number;
   readonly checkInPerCore: number;
   readonly latency:
     | (RateResult & { readonly target: number; readonly server: ServerStats })
@@ -97,6 +101,7 @@ export async function measureCheckInLoad(
     const stats = async () => JSON.parse(await server.child.request('stats')) as ServerStats;
     for (let i = 0; i < options.rounds; i++) {
       const e = await echo.measure(options.seconds, warmup);
+      const signed = await echo.measure(options.seconds, warmup, true);
       await stats();
       const c = await measureCheckIns(
         agents.slice(0, options.inFlight),
@@ -105,13 +110,15 @@ export async function measureCheckInLoad(
         warmup,
         options.verifyEvery,
       );
-      if (c.errors > 0 || e.errors > 0)
-        throw new Error(`round ${i + 1} failed: ${String(c.firstError ?? e.firstError)}`);
+      if (c.errors > 0 || e.errors > 0 || signed.errors > 0)
+        throw new Error(
+          `round ${i + 1} failed: ${String(c.firstError ?? e.firstError ?? signed.firstError)}`,
+        );
       const s = await stats();
       log(
-        `round ${i + 1}: echo ${describe(e)}; check-in ${describe(c)}; ratio ${(c.perSecond / e.perSecond).toFixed(2)}, per core ${(perCore(c) / perCore(e)).toFixed(2)}; ${s.commits} commits in ${s.syncs} WAL syncs`,
+        `round ${i + 1}: echo ${describe(e)}; signed echo ${describe(signed)}; check-in ${describe(c)}; ratio ${(c.perSecond / e.perSecond).toFixed(2)}, per core ${(perCore(c) / perCore(e)).toFixed(2)}; ${s.commits} commits in ${s.syncs} WAL syncs`,
       );
-      rounds.push({ echo: e, checkIn: c });
+      rounds.push({ echo: e, signedEcho: signed, checkIn: c });
     }
     const checkInRate = median(rounds.map((r) => r.checkIn.perSecond));
     let latency: CheckInLoadResult['latency'];
@@ -145,6 +152,8 @@ export async function measureCheckInLoad(
       echoRate: median(rounds.map((r) => r.echo.perSecond)),
       checkInRate,
       echoPerCore: median(rounds.map((r) => perCore(r.echo))),
+      signedEchoRate: median(rounds.map((r) => r.signedEcho.perSecond)),
+      signedEchoPerCore: median(rounds.map((r) => perCore(r.signedEcho))),
       checkInPerCore: median(rounds.map((r) => perCore(r.checkIn))),
       latency,
     };

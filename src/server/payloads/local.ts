@@ -80,7 +80,12 @@ export async function createLocalPayloadStore(
     async *read(id, offset, chunkBytes, signal) {
       requireId(id);
       requireInteger(offset, 'offset', 0);
-      requireInteger(chunkBytes, 'chunkBytes', 1);
+      if (typeof chunkBytes === 'number') requireInteger(chunkBytes, 'chunkBytes', 1);
+      const chunkSize = () => {
+        const bytes = typeof chunkBytes === 'number' ? chunkBytes : chunkBytes();
+        requireInteger(bytes, 'chunkBytes', 1);
+        return bytes;
+      };
       signal.throwIfAborted();
       let handle: FileHandle;
       try {
@@ -103,7 +108,7 @@ export async function createLocalPayloadStore(
         }
         for (let position = offset; position < size; ) {
           signal.throwIfAborted();
-          const buffer = new Uint8Array(Math.min(chunkBytes, size - position));
+          const buffer = new Uint8Array(Math.min(chunkSize(), size - position));
           const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
           if (bytesRead === 0)
             throw new PendulumError(

@@ -13,12 +13,12 @@ export interface PayloadStore {
     signal: AbortSignal,
   ): Promise<{ created: boolean }>;
   // read streams a blob from `offset` (resumed downloads) in chunks of at
-  // most `chunkBytes`; errors (NOT_FOUND, INVALID_ARGUMENT) surface on the
-  // first iteration.
+  // most `chunkBytes` (asked again before each chunk, if a function); errors
+  // (NOT_FOUND, INVALID_ARGUMENT) surface on the first iteration.
   read(
     id: string,
     offset: number,
-    chunkBytes: number,
+    chunkBytes: number | (() => number),
     signal: AbortSignal,
   ): AsyncIterable<Uint8Array>;
 }

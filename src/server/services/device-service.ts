@@ -11,6 +11,7 @@ import { keyIdOf, maxNonceBytes, minNonceBytes, verifyDeviceAuth } from '../../t
 import { deploymentStateFromWire, isFinalDeploymentState, slotFromWire } from '../../wire/enums.js';
 import { type DevicePrincipal, requireDevice } from '../auth.js';
 import type { ServerContext } from '../context.js';
+import { createDownloadBudget } from '../payloads/download-budget.js';
 import { createRateLimiter, peerAddress } from '../rate-limit.js';
 import { type DeviceHealth, noHealth, type StoredDevice } from '../store/devices.js';
 import { createOfferMaker } from './offers.js';
@@ -23,6 +24,7 @@ export function createDeviceService(ctx: ServerContext): Impl {
   const perPeer = createRateLimiter(config.auth_rate.per_peer);
   const perDevice = createRateLimiter(config.auth_rate.per_device);
   const offers = createOfferMaker(ctx);
+  const downloads = createDownloadBudget(config.download_memory, config.download_chunk);
   return {
     async authenticate(request, call) {
       const now = ctx.now();
@@ -171,14 +173,19 @@ export function createDeviceService(ctx: ServerContext): Impl {
           { context: { field: 'offset' } },
         );
       }
-      for await (const data of ctx.payloads.read(
-        ref.payloadId,
-        offset,
-        config.download_chunk,
-        call.signal,
-      )) {
-        yield { offset: BigInt(offset), data };
-        offset += data.length;
+      const close = downloads.open();
+      try {
+        for await (const data of ctx.payloads.read(
+          ref.payloadId,
+          offset,
+          downloads.chunk,
+          call.signal,
+        )) {
+          yield { offset: BigInt(offset), data };
+          offset += data.length;
+        }
+      } finally {
+        close();
       }
     },
 

@@ -165,6 +165,15 @@ describe('local payload store: downloads', () => {
     expect(await collect(store.read(sha256, 10_000, 3_000, never))).toEqual([]);
   });
 
+  it('a download asks its chunk size again before each chunk', async () => {
+    const { bytes, sha256 } = blob(10_000);
+    await store.put({ sha256, size: bytes.length }, chunked(bytes), never);
+    const sizes = [4_000, 1_000, 2_000];
+    const chunks = await collect(store.read(sha256, 0, () => sizes.shift() ?? 5_000, never));
+    expect(chunks.map((c) => c.length)).toEqual([4_000, 1_000, 2_000, 3_000]);
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from(bytes));
+  });
+
   it('reading past the end is refused', async () => {
     const { bytes, sha256 } = blob(100);
     await store.put({ sha256, size: bytes.length }, chunked(bytes), never);
