@@ -19,6 +19,7 @@ import {
   usage,
 } from './fleet/options.js';
 import { measureRolloutReach } from './fleet/rollout-reach.js';
+import type { ServerStats } from './fleet/server-process.js';
 import { createVendor } from './fleet/vendor.js';
 
 export interface Row {
@@ -30,6 +31,12 @@ export interface Row {
 }
 
 const mib = (bytes: number) => bytes / 1024 / 1024;
+
+// What the server's WAL syncs did while latency was measured (a reply may wait for one).
+const syncs = (server: ServerStats) =>
+  server.syncs === 0
+    ? 'no WAL sync in the window'
+    : `${server.syncs} WAL syncs in the window: p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms`;
 
 // benchFleetLoad runs the selected measures and prints the table.
 export async function benchFleetLoad(
@@ -88,7 +95,7 @@ async function checkInRows(...[dir, options, log, vendor]: Parameters<Measure>):
     rows.push({
       measure: `p50 / p99 check-in latency, open loop at ${latency.target.toFixed(0)}/s (half the rate above), ${options.devices.toLocaleString('en')} devices in the store (seeded in ${load.seedSeconds.toFixed(1)} s)`,
       goal: 'p99 < 50 ms',
-      result: `${p50.toFixed(1)} / ${p99.toFixed(1)} ms (${latency.calls} calls, ${latency.errors} errors; the server's WAL fdatasync in the same window: p50 ${latency.server.syncP50Ms.toFixed(1)} ms, p99 ${latency.server.syncP99Ms.toFixed(1)} ms)`,
+      result: `${p50.toFixed(1)} / ${p99.toFixed(1)} ms (${latency.calls} calls, ${latency.errors} errors; ${syncs(latency.server)})`,
       pass: p99 < 50 && latency.errors === 0,
     });
   }

@@ -37,7 +37,11 @@ async function main(): Promise<void> {
   const stats = (): ServerStats => {
     const now = durabilityStats(server.context.store.db);
     const syncs = (now?.syncs ?? 0) - (before?.syncs ?? 0);
-    const recent = (now?.recentSyncMs ?? []).slice(-Math.min(syncs, 4096)).sort((a, b) => a - b);
+    // slice(-0) would be every sync ever: none in the window is none.
+    const recent =
+      syncs === 0
+        ? []
+        : (now?.recentSyncMs ?? []).slice(-Math.min(syncs, 4096)).sort((a, b) => a - b);
     const at = (p: number) =>
       recent[Math.min(recent.length - 1, Math.floor(p * recent.length))] ?? 0;
     const result = {
