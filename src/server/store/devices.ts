@@ -201,8 +201,17 @@ export function createDeviceRepository(db: Kysely<Database>, changes: StoreChang
     ? undefined
     : createBatcher<CheckInWrite, StoredDevice | undefined>((items) =>
         inTransaction(db, async (trx) => {
-          const written: (StoredDevice | undefined)[] = [];
-          for (const item of items) written.push(await writeCheckIn(trx, item));
+          // By device id (a device's own check-ins keep their order): two
+          // replicas' batches lock rows in the same order, so on PostgreSQL
+          // they wait for each other instead of deadlocking.
+          const order = items
+            .map((item, i) => ({ id: item.id, i }))
+            .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          const written: (StoredDevice | undefined)[] = new Array(items.length);
+          for (const { i } of order) {
+            const item = items[i];
+            if (item !== undefined) written[i] = await writeCheckIn(trx, item);
+          }
           return written;
         }),
       );

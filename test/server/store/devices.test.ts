@@ -138,6 +138,39 @@ forEachBackend((backend) => {
       });
     });
 
+    it('check-ins arriving together are written in one batch, each answered with its own device', async () => {
+      for (const id of ['dev3', 'dev1', 'dev2'])
+        await store.devices.recordAuthentication({
+          ...auth(1000),
+          id,
+          publicKey: new Uint8Array(32).fill(id.charCodeAt(3)),
+        });
+      const results = await Promise.all(
+        ['dev3', 'dev1', 'dev2'].map((id) =>
+          store.devices.recordCheckIn(
+            id,
+            {
+              bootedSlot: 'A',
+              installedVersion: `v-${id}`,
+              committedSequence: 1,
+              trustRootVersion: 1,
+              agentState: 'idle',
+              inventory: {},
+              health: noHealth,
+            },
+            at(2000),
+          ),
+        ),
+      );
+      expect(results.map((d) => [d.id, d.installedVersion])).toEqual([
+        ['dev3', 'v-dev3'],
+        ['dev1', 'v-dev1'],
+        ['dev2', 'v-dev2'],
+      ]);
+      for (const id of ['dev1', 'dev2', 'dev3'])
+        expect((await store.devices.get(id))?.installedVersion).toBe(`v-${id}`);
+    });
+
     describe('a check-in that reports nothing new', () => {
       const status = {
         bootedSlot: 'A' as const,
