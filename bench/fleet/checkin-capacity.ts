@@ -136,7 +136,7 @@ export async function measureCheckIns(
     async (worker) => {
       const agent = agents[worker];
       if (agent === undefined) throw new Error(`no agent ${worker}`);
-      await agent.checkIn(++n % verifyEvery === 0);
+      await agent.checkInBytes(++n % verifyEvery === 0);
     },
     () => cpu.start(),
   );
@@ -159,7 +159,7 @@ export async function measureLatency(
   const result = await openLoop(perSecond, seconds, async (i) => {
     const agent = agents[i % agents.length];
     if (agent === undefined) throw new Error(`no agent ${i}`);
-    await agent.checkIn(false);
+    await agent.checkInBytes(false);
   });
   loop.disable();
   return {

@@ -131,7 +131,7 @@ export async function measureCheckInLoad(
       const spread = agents.slice(0, options.latencyAgents);
       let n = 0;
       await closedLoopOver(spread, options.inFlight, (agent) =>
-        agent.checkIn(n++ % options.verifyEvery === 0),
+        agent.checkInBytes(n++ % options.verifyEvery === 0),
       );
       await stats();
       const result = await measureLatency(

@@ -4,11 +4,14 @@
 // statement, manifest) and a download into a simulated slot (a hash).
 import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentials, Client as GrpcClient } from '@grpc/grpc-js';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { credentials, Client as GrpcClient, Metadata } from '@grpc/grpc-js';
 import { isTransient } from '../../src/device/retry.js';
 import { planInstall } from '../../src/device/verify-offer.js';
 import {
+  CheckInRequestSchema,
   type CheckInResponse,
+  CheckInResponseSchema,
   DeploymentState,
   DeviceService,
   type Offer,
@@ -16,6 +19,7 @@ import {
 } from '../../src/gen/pendulum/v1/device_pb.js';
 import { bearer } from '../../src/rpc/auth.js';
 import { createClient } from '../../src/rpc/client.js';
+import { fromServiceError } from '../../src/rpc/status.js';
 import {
   type KeyPair,
   keyIdOf,
@@ -76,6 +80,11 @@ export interface SimAgentOptions {
 
 export type SimAgent = ReturnType<typeof createSimAgent>;
 
+const checkInPath = `/${DeviceService.typeName}/${DeviceService.method.checkIn.name}`;
+const identity = (bytes: Buffer) => bytes;
+// CheckInRequest field 2 (nonce), length-delimited, 32 bytes long.
+const nonceFieldHeader = Buffer.from([0x12, 32]);
+
 // createSimAgent is one device: committed release `sequence`, booted from A.
 export function createSimAgent(options: SimAgentOptions) {
   let token = options.token;
@@ -89,6 +98,43 @@ export function createSimAgent(options: SimAgentOptions) {
   let version = '1.1.0';
   let reportSequence = 0;
   let reportRetries = 0;
+  // The encoded request without its nonce, for the sequence it was made for.
+  let encodedStatus: { sequence: number; bytes: Buffer } | undefined;
+  let metadata: { token: string | undefined; md: Metadata } | undefined;
+
+  const status = () => ({
+    bootedSlot: Slot.A,
+    installedVersion: version,
+    committedSequence: BigInt(sequence),
+    trustRootVersion: options.root.version,
+    agentState: 'idle',
+    inventory: { board: 'bench-board', kernel: '6.1.0', agent: '0.1.0' },
+  });
+  const statusBytes = (): Buffer => {
+    if (encodedStatus?.sequence !== sequence) {
+      const request = create(CheckInRequestSchema, { status: status() });
+      encodedStatus = { sequence, bytes: Buffer.from(toBinary(CheckInRequestSchema, request)) };
+    }
+    return encodedStatus.bytes;
+  };
+  const bearerMetadata = (): Metadata => {
+    if (metadata !== undefined && metadata.token === token) return metadata.md;
+    const md = new Metadata();
+    for (const [key, value] of Object.entries(token === undefined ? {} : bearer(token)))
+      md.set(key, value);
+    metadata = { token, md };
+    return md;
+  };
+  // checkReply checks a check-in reply as the agent does (poll.ts), throwing if it fails.
+  const checkReply = (reply: CheckInResponse, nonce: Uint8Array) => {
+    const root = walkTrustRoots(options.root, reply.trustRoots);
+    verifyFreshness(reply.freshness, root, {
+      deviceId,
+      nonce,
+      offer: reply.offer,
+      now: new Date(),
+    });
+  };
 
   // report sends one state change and, like the agent's outbox, sends the
   // same report again (same sequence: the server records it once) until it
@@ -150,30 +196,37 @@ export function createSimAgent(options: SimAgentOptions) {
     // reply is checked as the agent checks it (poll.ts), throwing if it fails.
     async checkIn(verify: boolean): Promise<CheckInResponse> {
       const nonce = new Uint8Array(randomBytes(32));
-      const reply = await client.checkIn(
-        {
-          status: {
-            bootedSlot: Slot.A,
-            installedVersion: version,
-            committedSequence: BigInt(sequence),
-            trustRootVersion: options.root.version,
-            agentState: 'idle',
-            inventory: { board: 'bench-board', kernel: '6.1.0', agent: '0.1.0' },
-          },
-          nonce,
-        },
-        { timeoutMs },
-      );
-      if (verify) {
-        const root = walkTrustRoots(options.root, reply.trustRoots);
-        verifyFreshness(reply.freshness, root, {
-          deviceId,
-          nonce,
-          offer: reply.offer,
-          now: new Date(),
-        });
-      }
+      const reply = await client.checkIn({ status: status(), nonce }, { timeoutMs });
+      if (verify) checkReply(reply, nonce);
       return reply;
+    },
+
+    // checkInBytes is the same check-in on the wire (status, fresh nonce,
+    // bearer token, deadline) as the load generator of the capacity and
+    // latency figures sends it: the request is the status encoded once with
+    // the nonce appended, and the reply is decoded only when `verify` asks
+    // for the agent's checks. The echo's client carries raw bytes too, so
+    // this process then spends on a check-in what it spends on an echo and
+    // the ratio compares the two servers, not two clients.
+    async checkInBytes(verify: boolean): Promise<void> {
+      const nonce = randomBytes(32);
+      const request = Buffer.concat([statusBytes(), nonceFieldHeader, nonce]);
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        options.channel.makeUnaryRequest(
+          checkInPath,
+          identity,
+          identity,
+          request,
+          bearerMetadata(),
+          { deadline: Date.now() + timeoutMs },
+          (error, value) => {
+            if (error) reject(fromServiceError(error, checkInPath));
+            else if (value === undefined) reject(new Error(`${checkInPath}: no reply`));
+            else resolve(value);
+          },
+        );
+      });
+      if (verify) checkReply(fromBinary(CheckInResponseSchema, reply), new Uint8Array(nonce));
     },
 
     // install takes an offer through a simulated slot: the manifest verified

@@ -5,6 +5,7 @@ import type { Kysely, Selectable } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import type { CommittedDevice } from '../rollouts/health-watch.js';
 import type { ProgressDeployment, ProgressEvent } from '../rollouts/progress.js';
+import { prepared } from './prepared.js';
 import { inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Database, DeploymentsTable } from './schema.js';
 import { guarded, isUniqueViolation } from './store-error.js';
@@ -81,6 +82,16 @@ function toDeployment(row: Selectable<DeploymentsTable>): StoredDeployment {
 
 // createDeploymentRepository binds the deployment functions to a database.
 export function createDeploymentRepository(db: Kysely<Database>) {
+  // Every check-in looks for its device's open deployment: compiled once.
+  const selectOpen = prepared(db, 1, (q, deviceId) =>
+    q
+      .selectFrom('deployments')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('finished_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc'),
+  );
   const one = async (trx: Kysely<Database>, id: string): Promise<StoredDeployment | undefined> => {
     const row = await trx
       .selectFrom('deployments')
@@ -388,15 +399,7 @@ export function createDeploymentRepository(db: Kysely<Database>) {
 
     // openForDevice lists the device's deployments not in a final state, newest first.
     async openForDevice(deviceId: string): Promise<StoredDeployment[]> {
-      const rows = await db
-        .selectFrom('deployments')
-        .selectAll()
-        .where('device_id', '=', deviceId)
-        .where('finished_at', 'is', null)
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .execute();
-      return rows.map(toDeployment);
+      return (await selectOpen(deviceId)).map(toDeployment);
     },
   });
 }

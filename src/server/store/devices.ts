@@ -7,6 +7,7 @@ import { bytesEqual } from '../../trust/digest.js';
 import type { SelectableDevice } from '../rollouts/phases.js';
 import { createBatcher } from './batch.js';
 import type { StoreChanges } from './changes.js';
+import { prepared } from './prepared.js';
 import { bytes, inTransaction, iso, num, requireSafeInteger } from './rows.js';
 import type { Admission, Database, DevicesTable, Slot } from './schema.js';
 import { createSeenBuffer } from './seen.js';
@@ -189,8 +190,12 @@ function notFound(id: string): PendulumError {
 
 // createDeviceRepository binds the device functions to a database.
 export function createDeviceRepository(db: Kysely<Database>, changes: StoreChanges) {
+  // Every check-in reads its device: compiled once.
+  const selectDevice = prepared(db, 1, (q, id) =>
+    q.selectFrom('devices').selectAll().where('id', '=', id),
+  );
   const get = async (id: string): Promise<StoredDevice | undefined> => {
-    const row = await db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    const [row] = await selectDevice(id);
     return row === undefined ? undefined : toDevice(row);
   };
 

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import { PendulumError } from '../../errors.js';
 import { sha256, toHex } from '../../trust/digest.js';
 import type { StoreChanges } from './changes.js';
+import { prepared } from './prepared.js';
 import { iso, requireSafeInteger } from './rows.js';
 import type { ApiRole, Database } from './schema.js';
 import { guarded } from './store-error.js';
@@ -42,6 +43,14 @@ export function isTokenShaped(token: string, kind: keyof typeof tokenShapes): bo
 
 // createTokenRepository binds the token functions to a database.
 export function createTokenRepository(db: Kysely<Database>, changes: StoreChanges) {
+  // Every device call whose token is not in the server's cache: compiled once.
+  const selectDeviceToken = prepared(db, 2, (q, tokenHash, now) =>
+    q
+      .selectFrom('device_tokens')
+      .select(['device_id', 'expires_at'])
+      .where('token_hash', '=', tokenHash)
+      .where('expires_at', '>', now),
+  );
   return guarded('tokens', {
     // createApiToken returns the token once; it cannot be recovered later.
     async createApiToken(input: {
@@ -126,12 +135,7 @@ export function createTokenRepository(db: Kysely<Database>, changes: StoreChange
       token: string,
       now: Date,
     ): Promise<{ deviceId: string; expiresAt: string } | undefined> {
-      const row = await db
-        .selectFrom('device_tokens')
-        .select(['device_id', 'expires_at'])
-        .where('token_hash', '=', hashToken(token))
-        .where('expires_at', '>', iso(now))
-        .executeTakeFirst();
+      const [row] = await selectDeviceToken(hashToken(token), iso(now));
       return row === undefined ? undefined : { deviceId: row.device_id, expiresAt: row.expires_at };
     },
 
