@@ -162,11 +162,13 @@ export async function measureLatency(
     await agent.checkInBytes(false);
   });
   loop.disable();
+  const clientGc = gc.read();
+  gc.stop();
   return {
     ...result,
     ...cpu.shares(result.seconds),
     clientLoopP99Ms: loop.percentile(99) / 1e6,
     clientLoopMaxMs: loop.max / 1e6,
-    clientGc: gc.read(),
+    clientGc,
   };
 }

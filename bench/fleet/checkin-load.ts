@@ -8,7 +8,7 @@ import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { median } from '../measure.js';
 import { measureCheckIns, measureLatency, type RateResult, startEcho } from './checkin-capacity.js';
 import { startFleetServer } from './fleet-server.js';
-import type { GcPauses } from './gc-meter.js';
+import type { GcPauses, Pause } from './gc-meter.js';
 import { slowMs, slowSpells } from './load.js';
 import type { FleetLoadOptions } from './options.js';
 import { seedFleet } from './seed.js';
@@ -41,7 +41,17 @@ export interface CheckInLoadResult {
 const pauses = (gc: GcPauses | undefined) =>
   gc === undefined
     ? '-'
-    : `${gc.count} (${gc.major} full), ${gc.totalMs.toFixed(0)} ms, ${gc.maxMs.toFixed(1)} ms`;
+    : `${gc.count} (${gc.major} full), ${gc.totalMs.toFixed(0)} ms, ${gc.maxMs.toFixed(1)} ms, heap ${gc.heapMiB.toFixed(0)} MiB`;
+
+// timeline says when a process's full collections and stalls were, relative
+// to the open loop's start, to line them up with its slow spells.
+const timeline = (gc: GcPauses | undefined, startedAtMs: number | undefined) => {
+  if (gc === undefined || startedAtMs === undefined) return '-';
+  const at = (p: Pause) => `${((p.atMs - startedAtMs) / 1000).toFixed(2)}: ${p.ms.toFixed(0)}`;
+  const full = gc.full.map((p) => `full GC ${at(p)}`);
+  const stalls = gc.stalls.map((p) => `stall ${at(p)}`);
+  return [...full, ...stalls].join(', ') || 'none';
+};
 
 // perCore is what one saturated server core would do at this cost per call.
 export const perCore = (r: RateResult) => r.perSecond / Math.max(r.serverCpu, 1e-9);
@@ -142,7 +152,7 @@ export async function measureCheckInLoad(
       );
       const server = await stats();
       log(
-        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; calls over ${slowMs} ms by when they were due (spells): ${slowSpells(result.slowDueMs ?? [])}; event loop delay p99 / max: server ${server.loopP99Ms.toFixed(1)} / ${server.loopMaxMs.toFixed(0)} ms, load generator ${(result.clientLoopP99Ms ?? 0).toFixed(1)} / ${(result.clientLoopMaxMs ?? 0).toFixed(0)} ms; GC pauses (count, total, longest): server ${pauses(server.gc)}, load generator ${pauses(result.clientGc)}; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms, max ${server.syncMaxMs.toFixed(0)} ms`,
+        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; calls over ${slowMs} ms by when they were due (spells): ${slowSpells(result.slowDueMs ?? [])}; event loop delay p99 / max: server ${server.loopP99Ms.toFixed(1)} / ${server.loopMaxMs.toFixed(0)} ms, load generator ${(result.clientLoopP99Ms ?? 0).toFixed(1)} / ${(result.clientLoopMaxMs ?? 0).toFixed(0)} ms; GC pauses (count, total, longest): server ${pauses(server.gc)}, load generator ${pauses(result.clientGc)}; full GCs and stalls over 20 ms (s after the start: ms): server ${timeline(server.gc, result.startedAtMs)}, load generator ${timeline(result.clientGc, result.startedAtMs)}; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms, max ${server.syncMaxMs.toFixed(0)} ms`,
       );
       latency = { ...result, target, server };
     }

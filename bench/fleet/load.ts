@@ -14,6 +14,8 @@ export interface LoadResult {
   readonly firstError?: unknown;
   // Open loop: when each call slower than slowMs was due (ms after the start).
   readonly slowDueMs?: readonly number[];
+  // Open loop: the wall-clock time it started (ms since the epoch).
+  readonly startedAtMs?: number;
 }
 
 // What the open loop counts as a slow call, to say when they happened.
@@ -74,6 +76,7 @@ export async function openLoop(
 ): Promise<LoadResult> {
   const total = Math.round(perSecond * seconds);
   const start = performance.now();
+  const startedAtMs = Date.now();
   const latenciesMs: number[] = [];
   const slowDueMs: number[] = [];
   let errors = 0;
@@ -110,6 +113,7 @@ export async function openLoop(
     latenciesMs,
     firstError,
     slowDueMs,
+    startedAtMs,
   };
 }
 
