@@ -9,9 +9,10 @@ import { CheckInRequestSchema, Slot } from '../../src/gen/pendulum/v1/device_pb.
 import { spawnPinned } from './child.js';
 import { echoPath, signedEchoPath } from './echo-process.js';
 import { serverCore } from './fleet-server.js';
-import { type GcPauses, gcMeter } from './gc-meter.js';
+import { type GcPauses, gcMeter, type Pause } from './gc-meter.js';
 import { closedLoop, type LoadResult, openLoop } from './load.js';
 import { agentChannel, type SimAgent } from './sim-agent.js';
+import { stallMeter } from './stall-meter.js';
 
 export interface RateResult extends LoadResult {
   // This process's event-loop delay while measured, in ms (a stalled load
@@ -20,6 +21,8 @@ export interface RateResult extends LoadResult {
   readonly clientLoopMaxMs?: number;
   // This process's garbage-collection pauses while measured.
   readonly clientGc?: GcPauses;
+  // This process's event-loop stalls while measured.
+  readonly clientStalls?: readonly Pause[];
   // Share of one core the server process used while measured (1 = all of it).
   readonly serverCpu: number;
   // The same for this process, the load generator.
@@ -156,6 +159,7 @@ export async function measureLatency(
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const gc = gcMeter();
+  const stalls = stallMeter();
   const result = await openLoop(perSecond, seconds, async (i) => {
     const agent = agents[i % agents.length];
     if (agent === undefined) throw new Error(`no agent ${i}`);
@@ -163,12 +167,15 @@ export async function measureLatency(
   });
   loop.disable();
   const clientGc = gc.read();
+  const clientStalls = stalls.read();
   gc.stop();
+  stalls.stop();
   return {
     ...result,
     ...cpu.shares(result.seconds),
     clientLoopP99Ms: loop.percentile(99) / 1e6,
     clientLoopMaxMs: loop.max / 1e6,
     clientGc,
+    clientStalls,
   };
 }

@@ -14,6 +14,7 @@ import type { FleetLoadOptions } from './options.js';
 import { seedFleet } from './seed.js';
 import type { ServerStats } from './server-process.js';
 import { agentChannel, createSimAgent, fastKeyPair } from './sim-agent.js';
+import { stallMs } from './stall-meter.js';
 import { benchClass, type Vendor } from './vendor.js';
 
 export interface Round {
@@ -45,12 +46,18 @@ const pauses = (gc: GcPauses | undefined) =>
 
 // timeline says when a process's full collections and stalls were, relative
 // to the open loop's start, to line them up with its slow spells.
-const timeline = (gc: GcPauses | undefined, startedAtMs: number | undefined) => {
-  if (gc === undefined || startedAtMs === undefined) return '-';
+const timeline = (
+  gc: GcPauses | undefined,
+  stalls: readonly Pause[] | undefined,
+  startedAtMs: number | undefined,
+) => {
+  if (gc === undefined || stalls === undefined || startedAtMs === undefined) return '-';
   const at = (p: Pause) => `${((p.atMs - startedAtMs) / 1000).toFixed(2)}: ${p.ms.toFixed(0)}`;
-  const full = gc.full.map((p) => `full GC ${at(p)}`);
-  const stalls = gc.stalls.map((p) => `stall ${at(p)}`);
-  return [...full, ...stalls].join(', ') || 'none';
+  const events = [
+    ...gc.full.map((p) => `full GC ${at(p)}`),
+    ...stalls.map((p) => `stall ${at(p)}`),
+  ];
+  return events.join(', ') || 'none';
 };
 
 // perCore is what one saturated server core would do at this cost per call.
@@ -152,7 +159,7 @@ export async function measureCheckInLoad(
       );
       const server = await stats();
       log(
-        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; calls over ${slowMs} ms by when they were due (spells): ${slowSpells(result.slowDueMs ?? [])}; event loop delay p99 / max: server ${server.loopP99Ms.toFixed(1)} / ${server.loopMaxMs.toFixed(0)} ms, load generator ${(result.clientLoopP99Ms ?? 0).toFixed(1)} / ${(result.clientLoopMaxMs ?? 0).toFixed(0)} ms; GC pauses (count, total, longest): server ${pauses(server.gc)}, load generator ${pauses(result.clientGc)}; full GCs and stalls over 20 ms (s after the start: ms): server ${timeline(server.gc, result.startedAtMs)}, load generator ${timeline(result.clientGc, result.startedAtMs)}; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms, max ${server.syncMaxMs.toFixed(0)} ms`,
+        `open loop at ${target.toFixed(0)}/s over ${options.latencyAgents} devices: ${describe(result)}; calls over ${slowMs} ms by when they were due (spells): ${slowSpells(result.slowDueMs ?? [])}; event loop delay p99 / max: server ${server.loopP99Ms.toFixed(1)} / ${server.loopMaxMs.toFixed(0)} ms, load generator ${(result.clientLoopP99Ms ?? 0).toFixed(1)} / ${(result.clientLoopMaxMs ?? 0).toFixed(0)} ms; GC pauses (count, total, longest): server ${pauses(server.gc)}, load generator ${pauses(result.clientGc)}; full GCs and stalls over ${stallMs} ms (s after the start: ms): server ${timeline(server.gc, server.stalls, result.startedAtMs)}, load generator ${timeline(result.clientGc, result.clientStalls, result.startedAtMs)}; ${server.commits} commits in ${server.syncs} WAL syncs, each sync p50 ${server.syncP50Ms.toFixed(1)} ms, p99 ${server.syncP99Ms.toFixed(1)} ms, max ${server.syncMaxMs.toFixed(0)} ms`,
       );
       latency = { ...result, target, server };
     }

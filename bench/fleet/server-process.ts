@@ -8,7 +8,8 @@ import { pino } from 'pino';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/main.js';
 import { durabilityStats } from '../../src/server/store/database.js';
-import { type GcPauses, gcMeter } from './gc-meter.js';
+import { type GcPauses, gcMeter, type Pause } from './gc-meter.js';
+import { stallMeter } from './stall-meter.js';
 
 export interface ServerReady {
   readonly address: string;
@@ -25,6 +26,7 @@ export interface ServerStats {
   readonly syncP99Ms: number;
   readonly syncMaxMs: number;
   readonly gc: GcPauses;
+  readonly stalls: readonly Pause[];
 }
 
 async function main(): Promise<void> {
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const gc = gcMeter();
+  const stalls = stallMeter();
   let before = durabilityStats(server.context.store.db);
   const stats = (): ServerStats => {
     const now = durabilityStats(server.context.store.db);
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
       syncP99Ms: at(0.99),
       syncMaxMs: recent.at(-1) ?? 0,
       gc: gc.read(),
+      stalls: stalls.read(),
     };
     before = now;
     loop.reset();
