@@ -37,7 +37,7 @@ const bootloaderConfig: Record<Arch, string> = {
 };
 
 const slotDevices: Record<Arch, { A: string; B: string }> = {
-  x86_64: { A: '/dev/nvme0n1p2', B: '/dev/nvme0n1p3' },
+  x86_64: { A: '/dev/vda2', B: '/dev/vda3' },
   aarch64: { A: '/dev/nvme0n1p2', B: '/dev/nvme0n1p3' },
 };
 

@@ -94,8 +94,10 @@ function qemuArgs(spec: MachineSpec): { command: string; args: string[] } {
         `if=pflash,format=raw,unit=1,file=${spec.efiVars}`,
         '-drive',
         `file=${spec.disk},if=none,id=d0,format=raw`,
+        // virtio-blk, not NVMe: QEMU 7.2's NVMe under TCG lost I/O completions
+        // during boot in CI (see qemu/x86_64/initramfs-init).
         '-device',
-        'nvme,drive=d0,serial=pendulum0',
+        'virtio-blk-pci,drive=d0,serial=pendulum0',
       ],
     };
   }
@@ -110,7 +112,7 @@ function qemuArgs(spec: MachineSpec): { command: string; args: string[] } {
       'cortex-a57',
       '-bios',
       spec.uboot,
-      // NVMe, as on x86_64: built into the kernel, so no initramfs; U-Boot boots from it too.
+      // NVMe: built into the arm64 kernel, so no initramfs; U-Boot boots from it too.
       '-drive',
       `file=${spec.disk},if=none,id=d0,format=raw`,
       '-device',
