@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Metadata } from '@grpc/grpc-js';
 import { CheckInRequestSchema, Slot } from '../../src/gen/pendulum/v1/device_pb.js';
-import { spawnPinned } from './child.js';
+import { oneCoreNodeFlags, spawnPinned } from './child.js';
 import { echoPath, signedEchoPath } from './echo-process.js';
 import { serverCore } from './fleet-server.js';
 import { type GcPauses, gcMeter, type Pause } from './gc-meter.js';
@@ -79,7 +79,10 @@ export interface EchoServer {
 // startEcho runs the echo child on the server core.
 export async function startEcho(inFlight: number): Promise<EchoServer> {
   const script = fileURLToPath(new URL('./echo-process.js', import.meta.url));
-  const child = await spawnPinned<{ address: string }>(script, [], { core: serverCore });
+  const child = await spawnPinned<{ address: string }>(script, [], {
+    core: serverCore,
+    nodeFlags: oneCoreNodeFlags,
+  });
   const channels = Array.from({ length: inFlight }, () => agentChannel(child.ready.address, true));
   const payload = sampleCheckInBytes();
   const identity = (bytes: Buffer) => bytes;

@@ -19,6 +19,14 @@ export interface PinnedChild<R> {
   stop(): Promise<void>;
 }
 
+// How node runs on one pinned core, as the README advises for a server given
+// one core: V8 collects on the main thread instead of in helper threads that
+// would share the core with the event loop and take it from under it in
+// scheduler slices (a full collection then stalled the server 60-100 ms,
+// against 35-55 ms like this). The capacity and latency figures run the
+// server, the echo and the load generator (package.json) this way.
+export const oneCoreNodeFlags = ['--single-threaded-gc'] as const;
+
 // Clock ticks per second for /proc/<pid>/stat (USER_HZ; 100 on every Linux we run).
 const clockTicks = 100;
 
