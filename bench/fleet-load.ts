@@ -4,7 +4,8 @@
 // slots. One table: check-in capacity against a bare echo, latency at half
 // that load on a store of a million devices, server memory under 200
 // downloads, and how long a phased rollout takes to reach 10,000 devices.
-// `npm run bench` runs it; alone: node dist-bench/bench/fleet-load.js --help.
+// `npm run bench` runs it; alone: npm run bench:fleet -- --help (both run node
+// with the flags the figures are measured with: see oneCoreNodeFlags).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

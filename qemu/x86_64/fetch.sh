@@ -14,7 +14,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: fetch.sh OUTDIR}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-# The stamp names this script, common.sh and the initramfs's init, so that a change to either refetches.
+# The stamp names this script, common.sh and the initramfs's init, so that a change to any of them refetches.
 done_stamp="$out/.done-$(cat "$0" "$here/../lib/common.sh" "$here/initramfs-init" | sha256sum | cut -c1-12)"
 [ -f "$done_stamp" ] && exit 0
 
@@ -49,7 +49,7 @@ copy_modules "$work/kernel" "$kver" "$sys" virtio_pci virtio_net virtio-rng vfat
 ird="$work/initramfs"
 mkdir -p "$ird/bin" "$ird/proc" "$ird/sys" "$ird/dev" "$ird/root"
 cp /bin/busybox "$ird/bin/busybox"
-for applet in sh mount umount modprobe sed tr od basename dirname readlink cat sleep mkdir switch_root poweroff; do
+for applet in sh mount umount modprobe sed tr od basename dirname readlink cat sleep switch_root poweroff; do
   ln -s busybox "$ird/bin/$applet"
 done
 copy_modules "$work/kernel" "$kver" "$ird" virtio_pci virtio_blk
