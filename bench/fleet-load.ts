@@ -84,9 +84,16 @@ async function checkInRows(...[dir, options, log, vendor]: Parameters<Measure>):
   const signedCoreRatio = load.signedEchoPerCore / load.echoPerCore;
   rows.push({
     measure:
-      'the floor: the same echo signing each reply with Ed25519, as the server signs every check-in reply (a freshness statement bound to the device nonce)',
+      "the signature's floor: the same echo signing each reply with Ed25519, as the server signs every check-in reply (a freshness statement bound to the device nonce)",
     goal: 'printed',
     result: `${load.signedEchoRate.toFixed(0)}/s = ${signedRatio.toFixed(2)}× echo; per second of server CPU ${load.signedEchoPerCore.toFixed(0)} = ${signedCoreRatio.toFixed(2)}×`,
+    pass: undefined,
+  });
+  rows.push({
+    measure:
+      "the RPC layer's floor, under any check-in handler: pendulum's RPC layer (the token checked on the headers as a cached token is, the request decoded, the wait for durability) answering each check-in at once with an empty reply: no store, no offer, no signature",
+    goal: 'printed',
+    result: `${load.rpcFloorRate.toFixed(0)}/s = ${(load.rpcFloorRate / load.echoRate).toFixed(2)}× echo; per second of server CPU ${load.rpcFloorPerCore.toFixed(0)} = ${(load.rpcFloorPerCore / load.echoPerCore).toFixed(2)}×`,
     pass: undefined,
   });
   const latency = load.latency;

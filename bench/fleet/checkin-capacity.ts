@@ -125,6 +125,27 @@ export async function startEcho(inFlight: number): Promise<EchoServer> {
   };
 }
 
+export interface RpcFloor {
+  readonly address: string;
+  readonly cpuSeconds: () => number;
+  stop(): Promise<void>;
+}
+
+// startRpcFloor runs pendulum's RPC layer with an empty CheckIn
+// (rpc-floor-process.ts) on the server core.
+export async function startRpcFloor(): Promise<RpcFloor> {
+  const script = fileURLToPath(new URL('./rpc-floor-process.js', import.meta.url));
+  const child = await spawnPinned<{ address: string }>(script, [], {
+    core: serverCore,
+    nodeFlags: oneCoreNodeFlags,
+  });
+  return {
+    address: child.ready.address,
+    cpuSeconds: () => child.cpuSeconds(),
+    stop: () => child.stop(),
+  };
+}
+
 // measureCheckIns drives `agents` (one call in flight each) against a running server.
 export async function measureCheckIns(
   agents: readonly SimAgent[],

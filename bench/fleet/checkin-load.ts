@@ -6,7 +6,13 @@
 import { join } from 'node:path';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
 import { median } from '../measure.js';
-import { measureCheckIns, measureLatency, type RateResult, startEcho } from './checkin-capacity.js';
+import {
+  measureCheckIns,
+  measureLatency,
+  type RateResult,
+  startEcho,
+  startRpcFloor,
+} from './checkin-capacity.js';
 import { oneCoreNodeFlags } from './child.js';
 import { startFleetServer } from './fleet-server.js';
 import type { GcPauses, Pause } from './gc-meter.js';
@@ -21,6 +27,7 @@ import { benchClass, type Vendor } from './vendor.js';
 export interface Round {
   readonly echo: RateResult;
   readonly signedEcho: RateResult;
+  readonly rpcFloor: RateResult;
   readonly checkIn: RateResult;
 }
 
@@ -34,6 +41,10 @@ export interface CheckInLoadResult {
   // The echo that signs each reply: the floor under a check-in's cost.
   readonly signedEchoRate: number;
   readonly signedEchoPerCore: number;
+  // pendulum's RPC layer answering every check-in at once: the floor under
+  // any check-in handler.
+  readonly rpcFloorRate: number;
+  readonly rpcFloorPerCore: number;
   readonly checkInPerCore: number;
   readonly latency:
     | (RateResult & { readonly target: number; readonly server: ServerStats })
@@ -88,6 +99,7 @@ export async function measureCheckInLoad(
   // with --expose-gc, as package.json does.)
   (globalThis as { gc?: () => void }).gc?.();
   const echo = await startEcho(options.inFlight);
+  const floor = await startRpcFloor();
   const profile = options.cpuProfileDir;
   const server = await startFleetServer(dataDir, vendor, { poll_interval: '5m' }, [
     ...oneCoreNodeFlags,
@@ -97,6 +109,15 @@ export async function measureCheckInLoad(
   const agents = seeded.agents.map((agent, i) =>
     createSimAgent({
       channel: agentChannel(server.address, i < options.inFlight),
+      key: agent.key,
+      token: agent.token,
+      root: vendor.root,
+    }),
+  );
+  // The capacity agents again, each with a connection of its own to the floor.
+  const floorAgents = seeded.agents.slice(0, options.inFlight).map((agent) =>
+    createSimAgent({
+      channel: agentChannel(floor.address, true),
       key: agent.key,
       token: agent.token,
       root: vendor.root,
@@ -123,6 +144,14 @@ export async function measureCheckInLoad(
     for (let i = 0; i < options.rounds; i++) {
       const e = await echo.measure(options.seconds, warmup);
       const signed = await echo.measure(options.seconds, warmup, true);
+      // Its replies are empty: nothing to verify.
+      const f = await measureCheckIns(
+        floorAgents,
+        floor.cpuSeconds,
+        options.seconds,
+        warmup,
+        Number.POSITIVE_INFINITY,
+      );
       await stats();
       const c = await measureCheckIns(
         agents.slice(0, options.inFlight),
@@ -131,15 +160,15 @@ export async function measureCheckInLoad(
         warmup,
         options.verifyEvery,
       );
-      if (c.errors > 0 || e.errors > 0 || signed.errors > 0)
+      if (c.errors > 0 || e.errors > 0 || signed.errors > 0 || f.errors > 0)
         throw new Error(
-          `round ${i + 1} failed: ${String(c.firstError ?? e.firstError ?? signed.firstError)}`,
+          `round ${i + 1} failed: ${String(c.firstError ?? e.firstError ?? signed.firstError ?? f.firstError)}`,
         );
       const s = await stats();
       log(
-        `round ${i + 1}: echo ${describe(e)}; signed echo ${describe(signed)}; check-in ${describe(c)}; ratio ${(c.perSecond / e.perSecond).toFixed(2)}, per core ${(perCore(c) / perCore(e)).toFixed(2)}; ${s.commits} commits in ${s.syncs} WAL syncs`,
+        `round ${i + 1}: echo ${describe(e)}; signed echo ${describe(signed)}; RPC floor ${describe(f)}; check-in ${describe(c)}; ratio ${(c.perSecond / e.perSecond).toFixed(2)}, per core ${(perCore(c) / perCore(e)).toFixed(2)}; ${s.commits} commits in ${s.syncs} WAL syncs`,
       );
-      rounds.push({ echo: e, signedEcho: signed, checkIn: c });
+      rounds.push({ echo: e, signedEcho: signed, rpcFloor: f, checkIn: c });
     }
     const checkInRate = median(rounds.map((r) => r.checkIn.perSecond));
     let latency: CheckInLoadResult['latency'];
@@ -175,12 +204,15 @@ export async function measureCheckInLoad(
       echoPerCore: median(rounds.map((r) => perCore(r.echo))),
       signedEchoRate: median(rounds.map((r) => r.signedEcho.perSecond)),
       signedEchoPerCore: median(rounds.map((r) => perCore(r.signedEcho))),
+      rpcFloorRate: median(rounds.map((r) => r.rpcFloor.perSecond)),
+      rpcFloorPerCore: median(rounds.map((r) => perCore(r.rpcFloor))),
       checkInPerCore: median(rounds.map((r) => perCore(r.checkIn))),
       latency,
     };
   } finally {
-    for (const agent of agents) agent.close();
+    for (const agent of [...agents, ...floorAgents]) agent.close();
     await server.stop();
+    await floor.stop();
     await echo.stop();
   }
 }
