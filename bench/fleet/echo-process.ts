@@ -4,7 +4,8 @@
 // freshness statement) appended to each reply, the floor under what a
 // check-in can cost. Prints {"address"} once listening; SIGTERM stops it.
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { runChild, serveOnLoopback } from './serve-child.js';
 
 export const echoPath = '/bench.Echo/Echo';
 export const signedEchoPath = '/bench.Echo/SignedEcho';
@@ -32,24 +33,7 @@ async function main(): Promise<void> {
         done(null, Buffer.concat([call.request, sign(null, call.request, privateKey)])),
     },
   );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  const stop = () => {
-    server.forceShutdown();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  // The parent is gone.
-  process.stdin.once('end', stop).resume();
-  process.stdout.write(`${JSON.stringify({ address: `127.0.0.1:${port}` })}\n`);
+  await serveOnLoopback(server);
 }
 
-if (process.argv[1]?.endsWith('echo-process.js')) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`echo server failed: ${String(error)}\n`);
-    process.exit(1);
-  });
-}
+runChild('echo-process.js', 'echo server', main);

@@ -7,7 +7,7 @@
 // no store, no offer, no signature. Every other method is refused. Prints
 // {"address"} once listening; SIGTERM or the end of stdin stops it.
 import type { DescMethod } from '@bufbuild/protobuf';
-import { type Metadata, ServerCredentials } from '@grpc/grpc-js';
+import type { Metadata } from '@grpc/grpc-js';
 import { PendulumError } from '../../src/errors.js';
 import { DeviceService } from '../../src/gen/pendulum/v1/device_pb.js';
 import { bearerToken } from '../../src/rpc/auth.js';
@@ -17,6 +17,7 @@ import type { ServiceImpl } from '../../src/rpc/types.js';
 import { type DevicePrincipal, requireDevice } from '../../src/server/auth.js';
 import { defaultServerConfig } from '../../src/server/config.js';
 import { isTokenShaped } from '../../src/server/store/tokens.js';
+import { runChild, serveOnLoopback } from './serve-child.js';
 
 type Impl = ServiceImpl<(typeof DeviceService)['method'], DevicePrincipal | undefined>;
 
@@ -65,24 +66,7 @@ async function main(): Promise<void> {
     // What the server awaits when nothing is waiting to be synced.
     beforeReply: () => Promise.resolve(),
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  const stop = () => {
-    server.forceShutdown();
-    process.exit(0);
-  };
-  process.once('SIGTERM', stop);
-  // The parent is gone.
-  process.stdin.once('end', stop).resume();
-  process.stdout.write(`${JSON.stringify({ address: `127.0.0.1:${port}` })}\n`);
+  await serveOnLoopback(server);
 }
 
-if (process.argv[1]?.endsWith('rpc-floor-process.js')) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`rpc floor failed: ${String(error)}\n`);
-    process.exit(1);
-  });
-}
+runChild('rpc-floor-process.js', 'rpc floor', main);
