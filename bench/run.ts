@@ -1,5 +1,5 @@
 // `npm run bench`: every benchmark, each as a ratio against a baseline
-// measured in the same run (or a goal). Bounded in size and time (about ten
+// measured in the same run (or a goal). Bounded in size and time (about five
 // minutes, most of it the simulated fleet).
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
