@@ -80,20 +80,21 @@ async function checkInRows(...[dir, options, log, vendor]: Parameters<Measure>):
       pass: Math.min(ratio, coreRatio) >= 0.8,
     },
   ];
-  const signedRatio = load.signedEchoRate / load.echoRate;
-  const signedCoreRatio = load.signedEchoPerCore / load.echoPerCore;
+  // A floor's rate against the echo's, per second and per second of server CPU.
+  const againstEcho = (rate: number, perCore: number) =>
+    `${rate.toFixed(0)}/s = ${(rate / load.echoRate).toFixed(2)}× echo; per second of server CPU ${perCore.toFixed(0)} = ${(perCore / load.echoPerCore).toFixed(2)}×`;
   rows.push({
     measure:
       "the signature's floor: the same echo signing each reply with Ed25519, as the server signs every check-in reply (a freshness statement bound to the device nonce)",
     goal: 'printed',
-    result: `${load.signedEchoRate.toFixed(0)}/s = ${signedRatio.toFixed(2)}× echo; per second of server CPU ${load.signedEchoPerCore.toFixed(0)} = ${signedCoreRatio.toFixed(2)}×`,
+    result: againstEcho(load.signedEchoRate, load.signedEchoPerCore),
     pass: undefined,
   });
   rows.push({
     measure:
       "the RPC layer's floor, under any check-in handler: pendulum's RPC layer (the token checked on the headers as a cached token is, the request decoded, the wait for durability) answering each check-in at once with an empty reply: no store, no offer, no signature",
     goal: 'printed',
-    result: `${load.rpcFloorRate.toFixed(0)}/s = ${(load.rpcFloorRate / load.echoRate).toFixed(2)}× echo; per second of server CPU ${load.rpcFloorPerCore.toFixed(0)} = ${(load.rpcFloorPerCore / load.echoPerCore).toFixed(2)}×`,
+    result: againstEcho(load.rpcFloorRate, load.rpcFloorPerCore),
     pass: undefined,
   });
   const latency = load.latency;

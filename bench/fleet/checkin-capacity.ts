@@ -76,13 +76,19 @@ export interface EchoServer {
   stop(): Promise<void>;
 }
 
-// startEcho runs the echo child on the server core.
-export async function startEcho(inFlight: number): Promise<EchoServer> {
-  const script = fileURLToPath(new URL('./echo-process.js', import.meta.url));
-  const child = await spawnPinned<{ address: string }>(script, [], {
+// onServerCore runs a baseline child (serve-child.ts) on the server core,
+// with the node flags the server runs with.
+function onServerCore(name: string) {
+  const script = fileURLToPath(new URL(`./${name}`, import.meta.url));
+  return spawnPinned<{ address: string }>(script, [], {
     core: serverCore,
     nodeFlags: oneCoreNodeFlags,
   });
+}
+
+// startEcho runs the echo child on the server core.
+export async function startEcho(inFlight: number): Promise<EchoServer> {
+  const child = await onServerCore('echo-process.js');
   const channels = Array.from({ length: inFlight }, () => agentChannel(child.ready.address, true));
   const payload = sampleCheckInBytes();
   const identity = (bytes: Buffer) => bytes;
@@ -134,11 +140,7 @@ export interface RpcFloor {
 // startRpcFloor runs pendulum's RPC layer with an empty CheckIn
 // (rpc-floor-process.ts) on the server core.
 export async function startRpcFloor(): Promise<RpcFloor> {
-  const script = fileURLToPath(new URL('./rpc-floor-process.js', import.meta.url));
-  const child = await spawnPinned<{ address: string }>(script, [], {
-    core: serverCore,
-    nodeFlags: oneCoreNodeFlags,
-  });
+  const child = await onServerCore('rpc-floor-process.js');
   return {
     address: child.ready.address,
     cpuSeconds: () => child.cpuSeconds(),
